@@ -1,0 +1,20 @@
+/* Shared pieces of the stm32isp command line: exit codes and messages. */
+#ifndef STM32ISP_TOOL_CLI_H
+#define STM32ISP_TOOL_CLI_H
+
+/* Exit codes, documented in docs/cli.md. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILURE_GENERIC = 1, /* the operation ran and failed */
+    EXIT_USAGE = 2,           /* bad command line: nothing was done */
+    EXIT_IO = 3,              /* a file or port could not be read or written */
+};
+
+/* Prints "stm32isp <cmd>: <message>" and, when hint is not NULL, a second
+ * line saying what to do. */
+void cli_error(const char *cmd, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+int cmd_sim(int argc, char **argv);
+
+#endif

@@ -1,0 +1,501 @@
+/*
+ * `stm32isp sim`: serves the bootloader model on a pseudo-terminal so that any
+ * AN3155 client (ours, stm32flash, STM32CubeProgrammer's CLI) can talk to it
+ * as to a real target behind a USB-serial adapter.
+ */
+#include "cli.h"
+#include "fileio.h"
+
+#include "blsim/blsim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char sim_help[] =
+    "usage: stm32isp sim --port-link PATH [OPTIONS]\n"
+    "\n"
+    "Simulates the ROM bootloader of an STM32 (AN3155 over USART) on a\n"
+    "pseudo-terminal whose client side is linked at PATH. Point a client at\n"
+    "PATH as if it were a serial port.\n"
+    "\n"
+    "A pseudo-terminal cannot carry parity: the simulator takes 8N1 framing on\n"
+    "it, so clients must not ask for even parity (stm32flash: -m 8n1).\n"
+    "\n"
+    "options:\n"
+    "  --port-link PATH   where to link the client side (required)\n"
+    "  --device NAME      f103md (default), f103hd or f072\n"
+    "  --flash-kb N       flash size in KiB (f103md: 64 or 128; f103hd: 256-512;\n"
+    "                     f072: 64-128)\n"
+    "  --flash-in FILE    initial flash contents (the rest reads 0xFF)\n"
+    "  --flash-out FILE   write the flash contents here on exit\n"
+    "  --stats FILE       write a JSON record here on exit: virtual seconds,\n"
+    "                     bytes each way, commands, pages erased, resets, faults\n"
+    "  --rdp              start with readout protection active\n"
+    "  --faults SPEC      inject faults, e.g. flip=1e-4,drop=1e-3,nack=5,seed=7\n"
+    "                     keys: seed, dir=both|rx|tx, flip, drop, insert (rates),\n"
+    "                     nack=N (Nth ACK), reset-byte=N, reset-cmd=N, slow,\n"
+    "                     silent-abort\n"
+    "  --app-banner TEXT  the application prints TEXT when it starts\n"
+    "  --baud N           baud rate for the virtual clock (default 115200)\n"
+    "  --exit-on-go       exit once Go has started the application\n"
+    "  --idle-exit SECS   exit after SECS seconds with no traffic\n"
+    "  --quiet            no status lines on stderr\n"
+    "\n"
+    "It serves until Go (with --exit-on-go), SIGINT/SIGTERM or the idle timeout.\n";
+
+typedef struct sim_options {
+    const char *port_link;
+    const char *device;
+    unsigned long flash_kb;
+    const char *flash_in;
+    const char *flash_out;
+    const char *stats;
+    const char *faults;
+    const char *banner;
+    unsigned long baud;
+    bool rdp;
+    bool exit_on_go;
+    bool quiet;
+    double idle_exit;
+} sim_options;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int parse_ulong(const char *text, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 0);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, sim_options *o)
+{
+    enum { OPT_PORT_LINK = 1000, OPT_DEVICE, OPT_FLASH_KB, OPT_FLASH_IN, OPT_FLASH_OUT,
+           OPT_STATS, OPT_RDP, OPT_FAULTS, OPT_BANNER, OPT_BAUD, OPT_EXIT_ON_GO,
+           OPT_IDLE_EXIT, OPT_QUIET, OPT_HELP };
+    static const struct option longopts[] = {
+        {"port-link", required_argument, NULL, OPT_PORT_LINK},
+        {"device", required_argument, NULL, OPT_DEVICE},
+        {"flash-kb", required_argument, NULL, OPT_FLASH_KB},
+        {"flash-in", required_argument, NULL, OPT_FLASH_IN},
+        {"flash-out", required_argument, NULL, OPT_FLASH_OUT},
+        {"stats", required_argument, NULL, OPT_STATS},
+        {"rdp", no_argument, NULL, OPT_RDP},
+        {"faults", required_argument, NULL, OPT_FAULTS},
+        {"app-banner", required_argument, NULL, OPT_BANNER},
+        {"baud", required_argument, NULL, OPT_BAUD},
+        {"exit-on-go", no_argument, NULL, OPT_EXIT_ON_GO},
+        {"idle-exit", required_argument, NULL, OPT_IDLE_EXIT},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (sim_options){.device = "f103md"};
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        unsigned long v;
+        char *end;
+        switch (c) {
+        case OPT_PORT_LINK:
+            o->port_link = optarg;
+            break;
+        case OPT_DEVICE:
+            o->device = optarg;
+            break;
+        case OPT_FLASH_KB:
+            if (parse_ulong(optarg, 65535, &o->flash_kb) != 0 || o->flash_kb == 0) {
+                cli_error("sim", "give the size in KiB, e.g. --flash-kb 128",
+                          "--flash-kb '%s' is not a size", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_FLASH_IN:
+            o->flash_in = optarg;
+            break;
+        case OPT_FLASH_OUT:
+            o->flash_out = optarg;
+            break;
+        case OPT_STATS:
+            o->stats = optarg;
+            break;
+        case OPT_RDP:
+            o->rdp = true;
+            break;
+        case OPT_FAULTS:
+            o->faults = optarg;
+            break;
+        case OPT_BANNER:
+            o->banner = optarg;
+            break;
+        case OPT_BAUD:
+            if (parse_ulong(optarg, 4000000, &v) != 0 || v < 1200) {
+                cli_error("sim", "the bootloader autobauds from 1200 to 115200 baud",
+                          "--baud '%s' is not a usable baud rate", optarg);
+                return EXIT_USAGE;
+            }
+            o->baud = v;
+            break;
+        case OPT_EXIT_ON_GO:
+            o->exit_on_go = true;
+            break;
+        case OPT_IDLE_EXIT:
+            errno = 0;
+            o->idle_exit = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' || !(o->idle_exit > 0)) {
+                cli_error("sim", NULL, "--idle-exit '%s' is not a number of seconds", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_QUIET:
+            o->quiet = true;
+            break;
+        case OPT_HELP:
+            fputs(sim_help, stdout);
+            return EXIT_OK;
+        default:
+            cli_error("sim", "see 'stm32isp sim --help'", "unknown or incomplete option '%s'",
+                      argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("sim", "see 'stm32isp sim --help'", "unexpected argument '%s'", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (o->port_link == NULL) {
+        cli_error("sim", "e.g. stm32isp sim --port-link /tmp/target-tty",
+                  "--port-link PATH is required");
+        return EXIT_USAGE;
+    }
+    return -1; /* go on */
+}
+
+static blsim *create_model(const sim_options *o)
+{
+    blsim_config cfg = {0};
+    cfg.device = blsim_device_find(o->device);
+    if (cfg.device == NULL) {
+        cli_error("sim", "known devices: f103md, f103hd, f072", "unknown device '%s'", o->device);
+        return NULL;
+    }
+    cfg.flash_kb = (uint32_t)o->flash_kb;
+    if (cfg.flash_kb != 0 &&
+        (cfg.flash_kb < cfg.device->flash_kb_min || cfg.flash_kb > cfg.device->flash_kb_max ||
+         (cfg.flash_kb * 1024u) % cfg.device->page_size != 0)) {
+        cli_error("sim", NULL, "%s has %u to %u KiB of flash in %u-byte pages; %lu does not fit",
+                  cfg.device->name, cfg.device->flash_kb_min, cfg.device->flash_kb_max,
+                  cfg.device->page_size, o->flash_kb);
+        return NULL;
+    }
+    cfg.baud = (uint32_t)o->baud;
+    cfg.boot0 = true; /* a pty has no pins: the target sits in its bootloader */
+    cfg.readout_protected = o->rdp;
+    cfg.app_banner = o->banner;
+    if (o->faults != NULL) {
+        char err[256];
+        if (blsim_faults_parse(o->faults, &cfg.faults, err, sizeof err) != 0) {
+            cli_error("sim", "see 'stm32isp sim --help' for the fault keys", "%s", err);
+            return NULL;
+        }
+    }
+    blsim *sim = blsim_new(&cfg);
+    if (sim == NULL) {
+        cli_error("sim", NULL, "out of memory");
+        return NULL;
+    }
+    if (o->flash_in != NULL) {
+        uint8_t *data;
+        size_t size;
+        if (fileio_read_all(o->flash_in, &data, &size) != 0) {
+            cli_error("sim", NULL, "cannot read --flash-in %s: %s", o->flash_in, strerror(errno));
+            blsim_free(sim);
+            return NULL;
+        }
+        if (size > blsim_flash_size(sim)) {
+            cli_error("sim", "use a larger --flash-kb or a smaller file",
+                      "--flash-in %s holds %zu bytes but the flash has %u", o->flash_in, size,
+                      blsim_flash_size(sim));
+            free(data);
+            blsim_free(sim);
+            return NULL;
+        }
+        memcpy(blsim_flash(sim), data, size);
+        free(data);
+    }
+    return sim;
+}
+
+/* Opens a pty in raw mode; returns the master fd, keeps a slave fd open so
+ * that clients can come and go without the master seeing a hang-up. */
+static int open_pty(int *slave_fd, char *slave_name, size_t name_size)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) {
+        return -1;
+    }
+    const char *name;
+    if (grantpt(master) != 0 || unlockpt(master) != 0 || (name = ptsname(master)) == NULL) {
+        close(master);
+        return -1;
+    }
+    snprintf(slave_name, name_size, "%s", name);
+    *slave_fd = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (*slave_fd < 0) {
+        close(master);
+        return -1;
+    }
+    struct termios tio;
+    if (tcgetattr(*slave_fd, &tio) == 0) {
+        cfmakeraw(&tio);
+        tcsetattr(*slave_fd, TCSANOW, &tio);
+    }
+    return master;
+}
+
+/* Replaces PATH with a symlink to the pty, through a rename so that a client
+ * never sees a missing or half-made link. */
+static int link_port(const char *target, const char *link_path)
+{
+    size_t len = strlen(link_path) + 16;
+    char *tmp = malloc(len);
+    if (tmp == NULL) {
+        return -1;
+    }
+    snprintf(tmp, len, "%s.tmp%ld", link_path, (long)getpid());
+    unlink(tmp);
+    int rc = symlink(target, tmp);
+    if (rc == 0) {
+        rc = rename(tmp, link_path);
+        if (rc != 0) {
+            unlink(tmp);
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0 && errno == EAGAIN) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            poll(&pfd, 1, 100);
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Waits (bounded) until the client has read what we sent, but for up to
+ * `leftover` bytes it may never read (the application's banner). */
+static void wait_client_read(int slave_fd, size_t leftover)
+{
+    for (int i = 0; i < 200; i++) {
+        int queued = 0;
+        if (ioctl(slave_fd, FIONREAD, &queued) != 0 || (size_t)queued <= leftover) {
+            return;
+        }
+        usleep(10000);
+    }
+}
+
+static int save_outputs(const sim_options *o, const blsim *sim)
+{
+    int rc = EXIT_OK;
+    if (o->flash_out != NULL &&
+        fileio_write_atomic(o->flash_out, blsim_flash_const(sim), blsim_flash_size(sim)) != 0) {
+        cli_error("sim", NULL, "cannot write --flash-out %s: %s", o->flash_out, strerror(errno));
+        rc = EXIT_IO;
+    }
+    if (o->stats != NULL) {
+        int need = blsim_stats_json(sim, NULL, 0);
+        char *json = malloc((size_t)need + 2);
+        if (json == NULL) {
+            return EXIT_IO;
+        }
+        blsim_stats_json(sim, json, (size_t)need + 1);
+        json[need] = '\n';
+        if (fileio_write_atomic(o->stats, json, (size_t)need + 1) != 0) {
+            cli_error("sim", NULL, "cannot write --stats %s: %s", o->stats, strerror(errno));
+            rc = EXIT_IO;
+        }
+        free(json);
+    }
+    return rc;
+}
+
+static bool session_over(const blsim *sim)
+{
+    blsim_state s = blsim_get_state(sim);
+    return blsim_get_stats(sim)->gos > 0 &&
+           (s == BLSIM_STATE_APP || s == BLSIM_STATE_HARDFAULT);
+}
+
+/* Sends everything the model has to say, advancing its clock as needed. */
+static int flush_model(blsim *sim, int master)
+{
+    uint8_t out[1024];
+    size_t m;
+    while ((m = blsim_host_drain(sim, out, sizeof out)) > 0) {
+        if (write_all(master, out, m) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Hands the client's bytes to the model a few at a time, so that a client
+ * that sends many commands without reading cannot overflow its reply queue. */
+static int feed(blsim *sim, int master, const uint8_t *in, size_t n)
+{
+    enum { CHUNK = 16 };
+    /* Let pending events (boot after a reset) happen first: a real host
+     * waits at least that long between sessions. */
+    if (flush_model(sim, master) != 0) {
+        return -1;
+    }
+    for (size_t at = 0; at < n; at += CHUNK) {
+        blsim_host_send(sim, in + at, n - at < CHUNK ? n - at : CHUNK);
+        if (flush_model(sim, master) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int serve(const sim_options *o, blsim *sim, int master, int slave_fd)
+{
+    uint8_t in[4096];
+    double last_traffic = monotonic_seconds();
+    const char *why = "stopped by signal";
+    size_t banner_len = o->banner != NULL ? strlen(o->banner) : 0;
+
+    while (!stop_requested) {
+        struct pollfd pfd = {.fd = master, .events = POLLIN};
+        int ready = poll(&pfd, 1, 50);
+        if (ready < 0 && errno != EINTR) {
+            cli_error("sim", NULL, "poll failed: %s", strerror(errno));
+            return EXIT_IO;
+        }
+        if (ready > 0 && (pfd.revents & POLLIN)) {
+            ssize_t n = read(master, in, sizeof in);
+            if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EIO) {
+                cli_error("sim", NULL, "reading the pty failed: %s", strerror(errno));
+                return EXIT_IO;
+            }
+            if (n > 0) {
+                last_traffic = monotonic_seconds();
+                if (feed(sim, master, in, (size_t)n) != 0) {
+                    cli_error("sim", NULL, "writing the pty failed: %s", strerror(errno));
+                    return EXIT_IO;
+                }
+                if (o->exit_on_go && session_over(sim)) {
+                    wait_client_read(slave_fd, banner_len);
+                    why = "Go started the application";
+                    break;
+                }
+            }
+        }
+        if (o->idle_exit > 0 && monotonic_seconds() - last_traffic > o->idle_exit) {
+            why = "idle timeout";
+            break;
+        }
+    }
+    if (!o->quiet) {
+        fprintf(stderr, "stm32isp sim: %s; target state: %s\n", why,
+                blsim_state_name(blsim_get_state(sim)));
+    }
+    return EXIT_OK;
+}
+
+int cmd_sim(int argc, char **argv)
+{
+    sim_options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0) {
+        return rc;
+    }
+    blsim *sim = create_model(&o);
+    if (sim == NULL) {
+        return EXIT_USAGE;
+    }
+    char slave_name[128];
+    int slave_fd = -1;
+    int master = open_pty(&slave_fd, slave_name, sizeof slave_name);
+    if (master < 0) {
+        cli_error("sim", NULL, "cannot create a pseudo-terminal: %s", strerror(errno));
+        blsim_free(sim);
+        return EXIT_IO;
+    }
+    if (link_port(slave_name, o.port_link) != 0) {
+        cli_error("sim", "choose a --port-link in a folder you can write",
+                  "cannot link %s at %s: %s", slave_name, o.port_link, strerror(errno));
+        close(master);
+        close(slave_fd);
+        blsim_free(sim);
+        return EXIT_IO;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const blsim_device *d = blsim_get_device(sim);
+    if (!o.quiet) {
+        fprintf(stderr,
+                "stm32isp sim: %s (PID 0x%03X, bootloader v%u.%u, %u KiB flash%s) on %s, "
+                "linked at %s; 8N1 on the pty\n",
+                d->description, d->pid, d->bootloader_version >> 4, d->bootloader_version & 15,
+                blsim_flash_size(sim) / 1024, blsim_readout_protected(sim) ? ", readout protected" : "",
+                slave_name, o.port_link);
+    }
+    rc = serve(&o, sim, master, slave_fd);
+    unlink(o.port_link);
+    int save_rc = save_outputs(&o, sim);
+    close(master);
+    close(slave_fd);
+    blsim_free(sim);
+    return rc != EXIT_OK ? rc : save_rc;
+}

@@ -1,0 +1,17 @@
+/* File helpers for the PC tool: whole-file reads and crash-safe writes. */
+#ifndef STM32ISP_TOOL_FILEIO_H
+#define STM32ISP_TOOL_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a whole file into a malloc'ed buffer. Returns 0, or -1 with errno set. */
+int fileio_read_all(const char *path, uint8_t **data, size_t *size);
+
+/* Writes data to path through a temporary file in the same folder that is
+ * fsync'ed and renamed over path, so that path is either the old file or the
+ * complete new one, never a half-written one. Returns 0, or -1 with errno set
+ * (the temporary file is removed). */
+int fileio_write_atomic(const char *path, const void *data, size_t size);
+
+#endif
