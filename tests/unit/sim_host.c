@@ -94,7 +94,7 @@ int host_read(blsim *sim, uint32_t address, uint8_t *out, size_t len)
     if ((r = host_reply(sim, REPLY_MS)) != AN3155_ACK) {
         return r;
     }
-    uint8_t n[2] = {(uint8_t)(len - 1), (uint8_t)~(len - 1)};
+    uint8_t n[2] = {(uint8_t)(len - 1), (uint8_t) ~(len - 1)};
     host_send(sim, n, 2);
     if ((r = host_reply(sim, REPLY_MS)) != AN3155_ACK) {
         return r;

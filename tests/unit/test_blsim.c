@@ -144,10 +144,10 @@ static void test_bad_complement_and_unknown_opcodes_get_nack(void **state)
 static void test_get_replies_byte_for_byte(void **state)
 {
     (void)state;
-    static const uint8_t f1[] = {0x0B, 0x22, 0x00, 0x01, 0x02, 0x11, 0x21, 0x31,
-                                 0x43, 0x63, 0x73, 0x82, 0x92, ACK};
-    static const uint8_t f072[] = {0x0B, 0x31, 0x00, 0x01, 0x02, 0x11, 0x21, 0x31,
-                                   0x44, 0x63, 0x73, 0x82, 0x92, ACK};
+    static const uint8_t f1[] = {0x0B, 0x22, 0x00, 0x01, 0x02, 0x11, 0x21,
+                                 0x31, 0x43, 0x63, 0x73, 0x82, 0x92, ACK};
+    static const uint8_t f072[] = {0x0B, 0x31, 0x00, 0x01, 0x02, 0x11, 0x21,
+                                   0x31, 0x44, 0x63, 0x73, 0x82, 0x92, ACK};
     uint8_t buf[32];
 
     blsim *sim = synced("f103md");
@@ -170,8 +170,8 @@ static void test_get_version_and_id(void **state)
     struct {
         const char *name;
         uint8_t version, pid_hi, pid_lo;
-    } cases[] = {{"f103md", 0x22, 0x04, 0x10}, {"f103hd", 0x22, 0x04, 0x14},
-                 {"f072", 0x31, 0x04, 0x48}};
+    } cases[] = {
+        {"f103md", 0x22, 0x04, 0x10}, {"f103hd", 0x22, 0x04, 0x14}, {"f072", 0x31, 0x04, 0x48}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         blsim *sim = synced(cases[i].name);
         uint8_t buf[4];
@@ -292,10 +292,10 @@ static void test_write_flash_nack_paths(void **state)
     uint8_t data[16];
     fill_pattern(data, sizeof data, 5);
 
-    assert_int_equal(host_write(sim, FLASH + 2, data, 8), NACK); /* address not /4 */
-    assert_int_equal(host_write(sim, FLASH, data, 6), NACK);     /* length not /4 */
-    assert_int_equal(host_write(sim, 0x30000000, data, 4), NACK); /* unmapped */
-    assert_int_equal(host_write(sim, 0x1FFFF000, data, 4), NACK); /* system memory */
+    assert_int_equal(host_write(sim, FLASH + 2, data, 8), NACK);             /* address not /4 */
+    assert_int_equal(host_write(sim, FLASH, data, 6), NACK);                 /* length not /4 */
+    assert_int_equal(host_write(sim, 0x30000000, data, 4), NACK);            /* unmapped */
+    assert_int_equal(host_write(sim, 0x1FFFF000, data, 4), NACK);            /* system memory */
     assert_int_equal(host_write(sim, FLASH + 64 * 1024 - 4, data, 8), NACK); /* past the end */
 
     /* Bad data checksum. */
@@ -636,10 +636,10 @@ static void test_readout_protection_cycle(void **state)
     assert_int_equal(host_command(sim, AN3155_CMD_GET), ACK);
     uint8_t get[14];
     assert_int_equal(host_recv(sim, get, 14, 100), 14);
-    static const uint8_t refused[] = {AN3155_CMD_READ_MEMORY,   AN3155_CMD_WRITE_MEMORY,
-                                      AN3155_CMD_GO,            AN3155_CMD_ERASE,
-                                      AN3155_CMD_WRITE_PROTECT, AN3155_CMD_WRITE_UNPROTECT,
-                                      AN3155_CMD_READOUT_PROTECT};
+    static const uint8_t refused[] = {
+        AN3155_CMD_READ_MEMORY,    AN3155_CMD_WRITE_MEMORY,  AN3155_CMD_GO,
+        AN3155_CMD_ERASE,          AN3155_CMD_WRITE_PROTECT, AN3155_CMD_WRITE_UNPROTECT,
+        AN3155_CMD_READOUT_PROTECT};
     for (size_t i = 0; i < sizeof refused; i++) {
         assert_int_equal(host_command(sim, refused[i]), NACK);
     }
@@ -662,8 +662,8 @@ static void test_readout_protection_cycle(void **state)
 static void test_start_protected(void **state)
 {
     (void)state;
-    blsim_config cfg = {.device = blsim_device_find("f072"), .boot0 = true,
-                        .readout_protected = true};
+    blsim_config cfg = {
+        .device = blsim_device_find("f072"), .boot0 = true, .readout_protected = true};
     blsim *sim = blsim_new(&cfg);
     blsim_idle(sim, 5000);
     assert_int_equal(host_sync(sim), ACK);
@@ -735,8 +735,8 @@ static void test_fault_spec_parsing(void **state)
     assert_true(f.max_flash_timings);
     assert_true(f.quirk_silent_abort);
 
-    const char *bad[] = {"flip=2", "flip=-1", "flip=x", "nack=0", "nack=", "bogus=1",
-                         "slow=1", "dir=up", "reset-byte=-3", ",", "seed=1,,flip=0"};
+    const char *bad[] = {"flip=2", "flip=-1", "flip=x",        "nack=0", "nack=",         "bogus=1",
+                         "slow=1", "dir=up",  "reset-byte=-3", ",",      "seed=1,,flip=0"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         blsim_faults g = {0};
         err[0] = '\0';
@@ -750,8 +750,8 @@ static void test_fault_nack_at_chosen_ack(void **state)
     (void)state;
     blsim_faults f = {.nack_at_ack = 2};
     blsim *sim = host_target("f103md", &f, NULL);
-    assert_int_equal(host_sync(sim), ACK);                            /* ACK #1 */
-    assert_int_equal(host_command(sim, AN3155_CMD_GET_ID), NACK);      /* ACK #2 */
+    assert_int_equal(host_sync(sim), ACK);                        /* ACK #1 */
+    assert_int_equal(host_command(sim, AN3155_CMD_GET_ID), NACK); /* ACK #2 */
     assert_int_equal(blsim_get_stats(sim)->faults_nacks, 1);
     blsim_free(sim);
 }
@@ -789,8 +789,8 @@ static void test_fault_reset_after_byte(void **state)
     (void)state;
     blsim_faults f = {.reset_after_byte = 3};
     blsim *sim = host_target("f103md", &f, NULL);
-    assert_int_equal(host_sync(sim), ACK);                      /* byte 1 */
-    uint8_t get_id[2] = {AN3155_CMD_GET_ID, 0xFD};              /* bytes 2, 3 */
+    assert_int_equal(host_sync(sim), ACK);         /* byte 1 */
+    uint8_t get_id[2] = {AN3155_CMD_GET_ID, 0xFD}; /* bytes 2, 3 */
     host_send(sim, get_id, 2);
     /* Reset on the complement: the reply is lost, the bootloader restarts. */
     assert_int_equal(host_reply(sim, 100), NO_REPLY);

@@ -100,9 +100,22 @@ static int parse_ulong(const char *text, unsigned long max, unsigned long *out)
 
 static int parse_options(int argc, char **argv, sim_options *o)
 {
-    enum { OPT_PORT_LINK = 1000, OPT_DEVICE, OPT_FLASH_KB, OPT_FLASH_IN, OPT_FLASH_OUT,
-           OPT_STATS, OPT_RDP, OPT_FAULTS, OPT_BANNER, OPT_BAUD, OPT_EXIT_ON_GO,
-           OPT_IDLE_EXIT, OPT_QUIET, OPT_HELP };
+    enum {
+        OPT_PORT_LINK = 1000,
+        OPT_DEVICE,
+        OPT_FLASH_KB,
+        OPT_FLASH_IN,
+        OPT_FLASH_OUT,
+        OPT_STATS,
+        OPT_RDP,
+        OPT_FAULTS,
+        OPT_BANNER,
+        OPT_BAUD,
+        OPT_EXIT_ON_GO,
+        OPT_IDLE_EXIT,
+        OPT_QUIET,
+        OPT_HELP
+    };
     static const struct option longopts[] = {
         {"port-link", required_argument, NULL, OPT_PORT_LINK},
         {"device", required_argument, NULL, OPT_DEVICE},
@@ -368,8 +381,7 @@ static int save_outputs(const sim_options *o, const blsim *sim)
 static bool session_over(const blsim *sim)
 {
     blsim_state s = blsim_get_state(sim);
-    return blsim_get_stats(sim)->gos > 0 &&
-           (s == BLSIM_STATE_APP || s == BLSIM_STATE_HARDFAULT);
+    return blsim_get_stats(sim)->gos > 0 && (s == BLSIM_STATE_APP || s == BLSIM_STATE_HARDFAULT);
 }
 
 /* Sends everything the model has to say, advancing its clock as needed. */
@@ -487,9 +499,9 @@ int cmd_sim(int argc, char **argv)
         fprintf(stderr,
                 "stm32isp sim: %s (PID 0x%03X, bootloader v%u.%u, %u KiB flash%s) on %s, "
                 "linked at %s; 8N1 on the pty\n",
-                d->description, d->pid, d->bootloader_version >> 4, d->bootloader_version & 15,
-                blsim_flash_size(sim) / 1024, blsim_readout_protected(sim) ? ", readout protected" : "",
-                slave_name, o.port_link);
+                d->description, d->pid, (unsigned)d->bootloader_version >> 4,
+                (unsigned)d->bootloader_version & 15u, blsim_flash_size(sim) / 1024,
+                blsim_readout_protected(sim) ? ", readout protected" : "", slave_name, o.port_link);
     }
     rc = serve(&o, sim, master, slave_fd);
     unlink(o.port_link);

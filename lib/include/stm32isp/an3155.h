@@ -13,19 +13,19 @@
 #define AN3155_NACK 0x1Fu
 
 /* Opcodes; each is sent followed by its complement (opcode ^ 0xFF). */
-#define AN3155_CMD_GET                0x00u
-#define AN3155_CMD_GET_VERSION        0x01u
-#define AN3155_CMD_GET_ID             0x02u
-#define AN3155_CMD_READ_MEMORY        0x11u
-#define AN3155_CMD_GO                 0x21u
-#define AN3155_CMD_WRITE_MEMORY       0x31u
-#define AN3155_CMD_ERASE              0x43u
-#define AN3155_CMD_EXTENDED_ERASE     0x44u
-#define AN3155_CMD_WRITE_PROTECT      0x63u
-#define AN3155_CMD_WRITE_UNPROTECT    0x73u
-#define AN3155_CMD_READOUT_PROTECT    0x82u
-#define AN3155_CMD_READOUT_UNPROTECT  0x92u
-#define AN3155_CMD_GET_CHECKSUM       0xA1u
+#define AN3155_CMD_GET               0x00u
+#define AN3155_CMD_GET_VERSION       0x01u
+#define AN3155_CMD_GET_ID            0x02u
+#define AN3155_CMD_READ_MEMORY       0x11u
+#define AN3155_CMD_GO                0x21u
+#define AN3155_CMD_WRITE_MEMORY      0x31u
+#define AN3155_CMD_ERASE             0x43u
+#define AN3155_CMD_EXTENDED_ERASE    0x44u
+#define AN3155_CMD_WRITE_PROTECT     0x63u
+#define AN3155_CMD_WRITE_UNPROTECT   0x73u
+#define AN3155_CMD_READOUT_PROTECT   0x82u
+#define AN3155_CMD_READOUT_UNPROTECT 0x92u
+#define AN3155_CMD_GET_CHECKSUM      0xA1u
 
 /* Read Memory and Write Memory move at most this many bytes per command. */
 #define AN3155_MAX_TRANSFER 256u

@@ -91,7 +91,7 @@ struct blsim {
     uint8_t collect[COLLECT_MAX];
     size_t have, need;
     uint32_t address;
-    uint32_t length; /* N + 1 */
+    uint32_t length;                     /* N + 1 */
     uint32_t pages[MAX_EXT_ERASE_PAGES]; /* validated page list of an erase */
 
     /* Faults. */
@@ -382,7 +382,8 @@ static void start_code(blsim *sim, uint32_t table, uint64_t t_ns)
 static uint64_t halfword_ns(const blsim *sim)
 {
     const blsim_device *d = sim->dev;
-    uint32_t x10 = sim->cfg.faults.max_flash_timings ? d->halfword_us_max_x10 : d->halfword_us_typ_x10;
+    uint32_t x10 =
+        sim->cfg.faults.max_flash_timings ? d->halfword_us_max_x10 : d->halfword_us_typ_x10;
     return (uint64_t)x10 * NS_PER_US / 10u;
 }
 
@@ -523,9 +524,9 @@ static void schedule_reset_after_reply(blsim *sim, uint64_t extra_ns)
 
 static void run_get(blsim *sim, uint64_t t)
 {
-    static const uint8_t common[] = {AN3155_CMD_GET,          AN3155_CMD_GET_VERSION,
-                                     AN3155_CMD_GET_ID,       AN3155_CMD_READ_MEMORY,
-                                     AN3155_CMD_GO,           AN3155_CMD_WRITE_MEMORY};
+    static const uint8_t common[] = {AN3155_CMD_GET,    AN3155_CMD_GET_VERSION,
+                                     AN3155_CMD_GET_ID, AN3155_CMD_READ_MEMORY,
+                                     AN3155_CMD_GO,     AN3155_CMD_WRITE_MEMORY};
     static const uint8_t tail[] = {AN3155_CMD_WRITE_PROTECT, AN3155_CMD_WRITE_UNPROTECT,
                                    AN3155_CMD_READOUT_PROTECT, AN3155_CMD_READOUT_UNPROTECT};
     emit_ack(sim, t);
@@ -957,7 +958,7 @@ static void step_write_protect(blsim *sim, uint64_t t)
     }
     for (uint32_t i = 0; i < count; i++) {
         uint8_t bit = c[1 + i];
-        sim->option_bytes[8 + 2 * (bit / 8)] &= (uint8_t)~(1u << (bit % 8));
+        sim->option_bytes[8 + 2 * (bit / 8)] &= (uint8_t) ~(1u << (bit % 8));
         sim->option_bytes[9 + 2 * (bit / 8)] = (uint8_t)~sim->option_bytes[8 + 2 * (bit / 8)];
     }
     uint64_t cost = page_erase_ns(sim) + 8 * halfword_ns(sim);
@@ -1369,6 +1370,11 @@ const uint8_t *blsim_option_bytes(const blsim *sim)
 int blsim_stats_json(const blsim *sim, char *buf, size_t size)
 {
     const blsim_stats *s = &sim->stats;
+    char unused;
+    if (buf == NULL) { /* measuring only, like snprintf(NULL, 0, ...) */
+        buf = &unused;
+        size = 0;
+    }
     char commands[1024];
     size_t used = 0;
     commands[0] = '\0';

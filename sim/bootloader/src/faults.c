@@ -58,7 +58,7 @@ static int apply(blsim_faults *f, const char *key, const char *value, char *err,
         return fail(err, err_size, "fault '%s' needs a value, as in %s=N", key, key);
     }
     if (strcmp(key, "flip") == 0 || strcmp(key, "drop") == 0 || strcmp(key, "insert") == 0) {
-        double *rate = key[0] == 'f' ? &f->bit_flip_rate
+        double *rate = key[0] == 'f'   ? &f->bit_flip_rate
                        : key[0] == 'd' ? &f->drop_rate
                                        : &f->insert_rate;
         if (parse_rate(value, rate) != 0) {

@@ -36,28 +36,28 @@ extern "C" {
 
 /* How the Write Protect command's "sector" codes map onto flash pages. */
 typedef struct blsim_wrp_layout {
-    uint32_t pages_per_bit; /* pages covered by one WRP option bit */
-    uint32_t bits;          /* number of WRP bits (at most 32) */
+    uint32_t pages_per_bit;    /* pages covered by one WRP option bit */
+    uint32_t bits;             /* number of WRP bits (at most 32) */
     bool last_bit_covers_rest; /* the last bit protects every page above it (F1 HD) */
 } blsim_wrp_layout;
 
 typedef struct blsim_device {
-    const char *name;        /* short name used by --device, e.g. "f103md" */
-    const char *description; /* human readable, e.g. "STM32F103 medium density" */
-    uint16_t pid;            /* what Get ID returns */
+    const char *name;           /* short name used by --device, e.g. "f103md" */
+    const char *description;    /* human readable, e.g. "STM32F103 medium density" */
+    uint16_t pid;               /* what Get ID returns */
     uint8_t bootloader_version; /* what Get and Get Version return, e.g. 0x22 = v2.2 */
-    uint8_t erase_opcode;    /* 0x43 (Erase) or 0x44 (Extended Erase), never both */
+    uint8_t erase_opcode;       /* 0x43 (Erase) or 0x44 (Extended Erase), never both */
     uint32_t flash_base;
     uint32_t page_size;
     uint32_t flash_kb_default;
     uint32_t flash_kb_min, flash_kb_max; /* sizes the --flash-kb option accepts */
     uint32_t ram_base, ram_size;
-    uint32_t ram_user_start; /* the bootloader owns RAM below this address */
-    uint32_t sysmem_base;    /* system memory runs up to option_bytes_base */
+    uint32_t ram_user_start;    /* the bootloader owns RAM below this address */
+    uint32_t sysmem_base;       /* system memory runs up to option_bytes_base */
     uint32_t option_bytes_base; /* 16 bytes: RDP, USER, DATA0, DATA1, WRP0..3 + complements */
-    uint32_t flash_size_reg; /* 16-bit flash size in KiB */
-    uint32_t uid_reg;        /* 96-bit unique ID */
-    uint8_t rdp_level0;      /* RDP option byte value that means "no protection" */
+    uint32_t flash_size_reg;    /* 16-bit flash size in KiB */
+    uint32_t uid_reg;           /* 96-bit unique ID */
+    uint8_t rdp_level0;         /* RDP option byte value that means "no protection" */
     blsim_wrp_layout wrp;
     /* Flash timings, microseconds: typical and maximum. */
     uint32_t halfword_us_typ_x10, halfword_us_max_x10; /* tenths of a microsecond */
@@ -107,13 +107,13 @@ int blsim_faults_parse(const char *spec, blsim_faults *faults, char *err, size_t
  */
 typedef struct blsim_config {
     const blsim_device *device;
-    uint32_t flash_kb;        /* 0: the device's default */
-    uint32_t baud;            /* 0: 115200 */
-    bool boot0;               /* BOOT0 level at power-on */
-    bool readout_protected;   /* start with RDP active */
-    const char *app_banner;   /* printed on TX when the application starts; NULL: silent */
+    uint32_t flash_kb;      /* 0: the device's default */
+    uint32_t baud;          /* 0: 115200 */
+    bool boot0;             /* BOOT0 level at power-on */
+    bool readout_protected; /* start with RDP active */
+    const char *app_banner; /* printed on TX when the application starts; NULL: silent */
     blsim_faults faults;
-    uint8_t uid[12];          /* unique ID; all zero picks a fixed pattern */
+    uint8_t uid[12]; /* unique ID; all zero picks a fixed pattern */
 } blsim_config;
 
 typedef struct blsim blsim;
@@ -172,14 +172,14 @@ typedef enum blsim_state {
 
 typedef struct blsim_stats {
     uint64_t bytes_to_target, bytes_to_host;
-    uint64_t commands;      /* complete opcode + complement pairs accepted */
+    uint64_t commands;           /* complete opcode + complement pairs accepted */
     uint64_t command_count[256]; /* by opcode */
     uint64_t acks, nacks;
     uint64_t pages_erased, mass_erases;
     uint64_t halfwords_programmed;
     uint64_t program_errors; /* write onto a non-erased half-word */
-    uint64_t resets;        /* every system reset: pin, command or fault */
-    uint64_t overruns;      /* bytes lost because the target was busy */
+    uint64_t resets;         /* every system reset: pin, command or fault */
+    uint64_t overruns;       /* bytes lost because the target was busy */
     uint64_t gos;
     uint64_t faults_bit_flips, faults_drops, faults_inserts, faults_nacks, faults_resets;
 } blsim_stats;
