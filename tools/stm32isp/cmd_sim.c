@@ -215,13 +215,15 @@ static int parse_options(int argc, char **argv, sim_options *o)
     return -1; /* go on */
 }
 
-static blsim *create_model(const sim_options *o)
+/* Builds the model from the options; returns an exit code (EXIT_OK with
+ * *out set, or the reason it could not). */
+static int create_model(const sim_options *o, blsim **out)
 {
     blsim_config cfg = {0};
     cfg.device = blsim_device_find(o->device);
     if (cfg.device == NULL) {
         cli_error("sim", "known devices: f103md, f103hd, f072", "unknown device '%s'", o->device);
-        return NULL;
+        return EXIT_USAGE;
     }
     cfg.flash_kb = (uint32_t)o->flash_kb;
     if (cfg.flash_kb != 0 &&
@@ -230,7 +232,7 @@ static blsim *create_model(const sim_options *o)
         cli_error("sim", NULL, "%s has %u to %u KiB of flash in %u-byte pages; %lu does not fit",
                   cfg.device->name, cfg.device->flash_kb_min, cfg.device->flash_kb_max,
                   cfg.device->page_size, o->flash_kb);
-        return NULL;
+        return EXIT_USAGE;
     }
     cfg.baud = (uint32_t)o->baud;
     cfg.boot0 = true; /* a pty has no pins: the target sits in its bootloader */
@@ -240,13 +242,13 @@ static blsim *create_model(const sim_options *o)
         char err[256];
         if (blsim_faults_parse(o->faults, &cfg.faults, err, sizeof err) != 0) {
             cli_error("sim", "see 'stm32isp sim --help' for the fault keys", "%s", err);
-            return NULL;
+            return EXIT_USAGE;
         }
     }
     blsim *sim = blsim_new(&cfg);
     if (sim == NULL) {
         cli_error("sim", NULL, "out of memory");
-        return NULL;
+        return EXIT_FAILURE_GENERIC;
     }
     if (o->flash_in != NULL) {
         uint8_t *data;
@@ -254,7 +256,7 @@ static blsim *create_model(const sim_options *o)
         if (fileio_read_all(o->flash_in, &data, &size) != 0) {
             cli_error("sim", NULL, "cannot read --flash-in %s: %s", o->flash_in, strerror(errno));
             blsim_free(sim);
-            return NULL;
+            return EXIT_IO;
         }
         if (size > blsim_flash_size(sim)) {
             cli_error("sim", "use a larger --flash-kb or a smaller file",
@@ -262,12 +264,13 @@ static blsim *create_model(const sim_options *o)
                       blsim_flash_size(sim));
             free(data);
             blsim_free(sim);
-            return NULL;
+            return EXIT_USAGE;
         }
         memcpy(blsim_flash(sim), data, size);
         free(data);
     }
-    return sim;
+    *out = sim;
+    return EXIT_OK;
 }
 
 /* Opens a pty in raw mode; returns the master fd, keeps a slave fd open so
@@ -468,9 +471,10 @@ int cmd_sim(int argc, char **argv)
     if (rc >= 0) {
         return rc;
     }
-    blsim *sim = create_model(&o);
-    if (sim == NULL) {
-        return EXIT_USAGE;
+    blsim *sim = NULL;
+    rc = create_model(&o, &sim);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     char slave_name[128];
     int slave_fd = -1;
