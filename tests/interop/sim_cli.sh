@@ -7,17 +7,7 @@ set -euo pipefail
 
 stm32isp=$1
 work=$2
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work"
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-sim_pid=
-cleanup() { if [[ -n $sim_pid ]]; then kill -KILL "$sim_pid" 2>/dev/null || true; fi; }
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # expect_error CODE TEXT ARGS...: the command fails with CODE and says TEXT.
 expect_error() {
@@ -28,14 +18,6 @@ expect_error() {
     [[ $rc -eq $code ]] || fail "sim $*: exit $rc, wanted $code ($(cat err.txt))"
     grep -q -- "$text" err.txt || fail "sim $*: message lacks '$text': $(cat err.txt)"
     [[ $(wc -l <err.txt) -le 2 ]] || fail "sim $*: more than an error and a hint: $(cat err.txt)"
-}
-
-wait_link() {
-    for _ in $(seq 1 100); do
-        [[ -e $1 ]] && return 0
-        sleep 0.05
-    done
-    fail "no link at $1"
 }
 
 head -c 200000 /dev/urandom >big.bin
@@ -71,41 +53,28 @@ ls | grep -q '\.tmp' && fail "temporary files left behind: $(ls)"
 echo "ok 3 - --idle-exit stops the server and writes its outputs"
 
 # SIGTERM ends it cleanly.
-"$stm32isp" sim --quiet --port-link term.tty --flash-out term.flash --stats term.json &
-sim_pid=$!
-wait_link term.tty
-kill -TERM "$sim_pid"
-wait "$sim_pid" || fail "SIGTERM: non-zero exit"
-sim_pid=
+start_sim term --flash-out term.flash --stats term.json
+stop_sim
 [[ -s term.flash && -s term.json ]] || fail "SIGTERM: outputs missing"
 echo "ok 4 - SIGTERM stops the server and writes its outputs"
 
 # Readout protection: stm32flash cannot read, the target says NACK.
-"$stm32isp" sim --quiet --rdp --port-link rdp.tty --stats rdp.json &
-sim_pid=$!
-wait_link rdp.tty
+start_sim rdp --rdp --stats rdp.json
 if timeout 60 stm32flash -b 115200 -m 8n1 -r rdp-read.bin -S 0x08000000:256 rdp.tty >rdp.log 2>&1; then
     fail "stm32flash read a readout-protected target"
 fi
-kill -TERM "$sim_pid"
-wait "$sim_pid"
-sim_pid=
+stop_sim
 grep -q '"readout_protected": true' rdp.json || fail "rdp stats: $(cat rdp.json)"
 grep -q '"0x11": 1' rdp.json || fail "no Read Memory attempted: $(cat rdp.json)"
 echo "ok 5 - a readout-protected target refuses Read Memory"
 
 # A reset in the middle of the 5th command (stm32flash: Get, Get Version,
 # Get ID, Erase, then the first Write): stm32flash fails, the model counts it.
-"$stm32isp" sim --quiet --port-link cut.tty --faults reset-cmd=5 --stats cut.json \
-    --flash-out cut.flash &
-sim_pid=$!
-wait_link cut.tty
+start_sim cut --faults reset-cmd=5 --stats cut.json --flash-out cut.flash
 if timeout 60 stm32flash -b 115200 -m 8n1 -w small.bin cut.tty >cut.log 2>&1; then
     fail "stm32flash reported success through a target reset"
 fi
-kill -TERM "$sim_pid"
-wait "$sim_pid"
-sim_pid=
+stop_sim
 grep -q '"resets": 1}' cut.json || fail "fault reset not counted: $(cat cut.json)"
 cmp -s -n 4096 small.bin cut.flash && fail "the cut write still programmed everything"
 echo "ok 6 - an injected reset mid-write breaks the session and is reported"

@@ -7,35 +7,7 @@ set -euo pipefail
 
 stm32isp=$1
 work=$2
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work"
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-sim_pid=
-start_sim() { # start_sim NAME ARGS...: serve, wait for the link
-    local name=$1
-    shift
-    "$stm32isp" sim --port-link "$work/$name.tty" --quiet --idle-exit 60 "$@" &
-    sim_pid=$!
-    for _ in $(seq 1 100); do
-        [[ -e $work/$name.tty ]] && return 0
-        sleep 0.05
-    done
-    fail "$name: the simulator did not create its port"
-}
-
-stop_sim() { # SIGTERM, then wait: the simulator writes its outputs on exit
-    kill -TERM "$sim_pid" 2>/dev/null || true
-    wait "$sim_pid" || fail "the simulator exited with an error"
-}
-
-cleanup() { if [[ -n $sim_pid ]]; then kill -KILL "$sim_pid" 2>/dev/null || true; fi; }
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # make_image SIZE FILE: random bytes behind a vector table that the model
 # accepts as a program (SP 0x20005000, reset handler 0x08000109).
@@ -57,6 +29,7 @@ start_sim write --device f103md --flash-out write.flash --stats write.json --exi
 timeout 120 "${flash[@]}" -w image.bin -v -g 0x08000000 "$work/write.tty" >write.log 2>&1 ||
     fail "stm32flash -w -v -g failed: $(tail -3 write.log)"
 wait "$sim_pid" || fail "the simulator exited with an error after Go"
+sim_pid=
 cmp -n 65536 image.bin write.flash || fail "flash after write differs from the image"
 grep -q '"state": "application"' write.json || fail "Go did not start the application: $(cat write.json)"
 grep -q '"gos": 1' write.json || fail "no Go seen"

@@ -82,16 +82,23 @@ static void put_be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-int host_read(blsim *sim, uint32_t address, uint8_t *out, size_t len)
+/* Opcode, then the address with its checksum: the start of Read, Write, Go. */
+static int command_at(blsim *sim, uint8_t opcode, uint32_t address)
 {
-    int r = host_command(sim, AN3155_CMD_READ_MEMORY);
+    int r = host_command(sim, opcode);
     if (r != AN3155_ACK) {
         return r;
     }
     uint8_t a[4];
     put_be32(a, address);
     host_send_xor(sim, a, 4);
-    if ((r = host_reply(sim, REPLY_MS)) != AN3155_ACK) {
+    return host_reply(sim, REPLY_MS);
+}
+
+int host_read(blsim *sim, uint32_t address, uint8_t *out, size_t len)
+{
+    int r = command_at(sim, AN3155_CMD_READ_MEMORY, address);
+    if (r != AN3155_ACK) {
         return r;
     }
     uint8_t n[2] = {(uint8_t)(len - 1), (uint8_t) ~(len - 1)};
@@ -104,14 +111,8 @@ int host_read(blsim *sim, uint32_t address, uint8_t *out, size_t len)
 
 int host_write(blsim *sim, uint32_t address, const uint8_t *data, size_t len)
 {
-    int r = host_command(sim, AN3155_CMD_WRITE_MEMORY);
+    int r = command_at(sim, AN3155_CMD_WRITE_MEMORY, address);
     if (r != AN3155_ACK) {
-        return r;
-    }
-    uint8_t a[4];
-    put_be32(a, address);
-    host_send_xor(sim, a, 4);
-    if ((r = host_reply(sim, REPLY_MS)) != AN3155_ACK) {
         return r;
     }
     uint8_t frame[258];
@@ -162,14 +163,7 @@ int host_ext_erase(blsim *sim, const uint16_t *pages, size_t count)
 
 int host_go(blsim *sim, uint32_t address)
 {
-    int r = host_command(sim, AN3155_CMD_GO);
-    if (r != AN3155_ACK) {
-        return r;
-    }
-    uint8_t a[4];
-    put_be32(a, address);
-    host_send_xor(sim, a, 4);
-    return host_reply(sim, REPLY_MS);
+    return command_at(sim, AN3155_CMD_GO, address);
 }
 
 void host_reset(blsim *sim, bool boot0)

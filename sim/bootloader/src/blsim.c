@@ -473,6 +473,15 @@ static void collect(blsim *sim, collect_step step, size_t count)
     sim->need = count;
 }
 
+/* Keeps the bytes collected so far (a checksum will cover them) and waits
+ * until `total` bytes are there. */
+static void collect_more(blsim *sim, collect_step step, size_t total)
+{
+    sim->phase = PHASE_COLLECT;
+    sim->step = step;
+    sim->need = total;
+}
+
 static bool command_offered(const blsim *sim, uint8_t op)
 {
     switch (op) {
@@ -805,11 +814,8 @@ static void step_write(blsim *sim, uint64_t t)
         collect(sim, STEP_WRITE_LENGTH, 1);
         return;
     case STEP_WRITE_LENGTH:
-        /* N is kept as the first collected byte: the checksum covers it. */
         sim->length = (uint32_t)c[0] + 1;
-        sim->phase = PHASE_COLLECT;
-        sim->step = STEP_WRITE_DATA;
-        sim->need = 1 + sim->length + 1;
+        collect_more(sim, STEP_WRITE_DATA, 1 + sim->length + 1);
         return;
     default:
         step_write_data(sim, t);
@@ -847,19 +853,37 @@ static void global_erase_then_reply(blsim *sim, uint64_t t)
     emit_ack(sim, t + cost);
 }
 
+/*
+ * The collected body of an Erase (width 1) or Extended Erase (width 2): the
+ * count field, `count` page numbers of `width` bytes each, big endian, and
+ * the XOR of everything. All pages are checked before any is erased.
+ */
+static void erase_page_list(blsim *sim, uint64_t t, uint32_t width, uint32_t count)
+{
+    const uint8_t *list = sim->collect + width;
+    parser_idle(sim);
+    bool ok = xor_of(sim->collect, width + width * count + 1) == 0;
+    for (uint32_t i = 0; ok && i < count; i++) {
+        const uint8_t *p = list + width * i;
+        sim->pages[i] = width == 1 ? p[0] : (uint32_t)p[0] << 8 | p[1];
+        ok = sim->pages[i] < page_count(sim);
+    }
+    if (!ok) {
+        emit_nack(sim, t);
+        return;
+    }
+    erase_pages_then_reply(sim, sim->pages, count, t);
+}
+
 static void step_erase(blsim *sim, uint64_t t)
 {
-    uint32_t *pages = sim->pages;
     const uint8_t *c = sim->collect;
     switch (sim->step) {
     case STEP_ERASE_COUNT:
         if (c[0] == AN3155_ERASE_GLOBAL) {
             collect(sim, STEP_ERASE_GLOBAL, 1);
         } else {
-            /* Keep N: the checksum covers it and the page numbers. */
-            sim->phase = PHASE_COLLECT;
-            sim->step = STEP_ERASE_PAGES;
-            sim->need = 1 + (size_t)c[0] + 1 + 1;
+            collect_more(sim, STEP_ERASE_PAGES, 1 + (size_t)c[0] + 1 + 1);
         }
         return;
     case STEP_ERASE_GLOBAL:
@@ -870,43 +894,26 @@ static void step_erase(blsim *sim, uint64_t t)
         }
         global_erase_then_reply(sim, t);
         return;
-    default: {
-        parser_idle(sim);
-        uint32_t count = (uint32_t)c[0] + 1;
-        bool ok = xor_of(c, count + 2) == 0;
-        for (uint32_t i = 0; ok && i < count; i++) {
-            pages[i] = c[1 + i];
-            ok = pages[i] < page_count(sim);
-        }
-        if (!ok) {
-            emit_nack(sim, t);
-            return;
-        }
-        erase_pages_then_reply(sim, pages, count, t);
+    default:
+        erase_page_list(sim, t, 1, (uint32_t)c[0] + 1);
         return;
-    }
     }
 }
 
 static void step_ext_erase(blsim *sim, uint64_t t)
 {
-    uint32_t *pages = sim->pages;
     const uint8_t *c = sim->collect;
     uint16_t code = (uint16_t)(c[0] << 8 | c[1]);
     switch (sim->step) {
     case STEP_EXT_ERASE_COUNT:
         if (code >= AN3155_EXT_ERASE_RESERVED_MIN) {
-            /* Special code: only its checksum byte follows. Keep the code. */
-            sim->phase = PHASE_COLLECT;
-            sim->step = STEP_EXT_ERASE_SPECIAL;
-            sim->need = 3;
+            /* Special code: only its checksum byte follows. */
+            collect_more(sim, STEP_EXT_ERASE_SPECIAL, 3);
         } else if ((uint32_t)code + 1 > MAX_EXT_ERASE_PAGES) {
             parser_idle(sim);
             emit_nack(sim, t);
         } else {
-            sim->phase = PHASE_COLLECT;
-            sim->step = STEP_EXT_ERASE_PAGES;
-            sim->need = 2 + 2 * ((size_t)code + 1) + 1;
+            collect_more(sim, STEP_EXT_ERASE_PAGES, 2 + 2 * ((size_t)code + 1) + 1);
         }
         return;
     case STEP_EXT_ERASE_SPECIAL:
@@ -919,21 +926,9 @@ static void step_ext_erase(blsim *sim, uint64_t t)
         }
         global_erase_then_reply(sim, t);
         return;
-    default: {
-        parser_idle(sim);
-        uint32_t count = (uint32_t)code + 1;
-        bool ok = xor_of(c, 2 + 2 * count + 1) == 0;
-        for (uint32_t i = 0; ok && i < count; i++) {
-            pages[i] = (uint32_t)c[2 + 2 * i] << 8 | c[3 + 2 * i];
-            ok = pages[i] < page_count(sim);
-        }
-        if (!ok) {
-            emit_nack(sim, t);
-            return;
-        }
-        erase_pages_then_reply(sim, pages, count, t);
+    default:
+        erase_page_list(sim, t, 2, (uint32_t)code + 1);
         return;
-    }
     }
 }
 
@@ -941,9 +936,7 @@ static void step_write_protect(blsim *sim, uint64_t t)
 {
     const uint8_t *c = sim->collect;
     if (sim->step == STEP_WRP_COUNT) {
-        sim->phase = PHASE_COLLECT;
-        sim->step = STEP_WRP_SECTORS;
-        sim->need = 1 + (size_t)c[0] + 1 + 1;
+        collect_more(sim, STEP_WRP_SECTORS, 1 + (size_t)c[0] + 1 + 1);
         return;
     }
     parser_idle(sim);
