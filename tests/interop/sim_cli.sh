@@ -79,4 +79,34 @@ grep -q '"resets": 1}' cut.json || fail "fault reset not counted: $(cat cut.json
 cmp -s -n 4096 small.bin cut.flash && fail "the cut write still programmed everything"
 echo "ok 6 - an injected reset mid-write breaks the session and is reported"
 
+# A client that sends and never reads must not hang the server: a real
+# target's UART does not wait for a listener.
+"$stm32isp" sim --port-link flood.tty --stats flood.json 2>flood.err &
+sim_pid=$!
+wait_link flood.tty
+stty -F flood.tty raw -echo
+# Read Memory of 256 bytes at 0x08000000, paced so that each arrives after
+# the previous reply: 400 of them queue about 100 KiB nobody reads.
+{
+    printf '\x7f'
+    for _ in $(seq 1 400); do
+        printf '\x11\xee\x08\x00\x00\x00\x08\xff\x00'
+        sleep 0.002
+    done
+} >flood.tty &
+writer=$!
+wait "$writer" 2>/dev/null || true
+kill -TERM "$sim_pid"
+for _ in $(seq 1 100); do
+    kill -0 "$sim_pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -0 "$sim_pid" 2>/dev/null && fail "the server hangs on a client that does not read"
+wait "$sim_pid" || fail "flood: the server exited with an error"
+sim_pid=
+kill "$writer" 2>/dev/null || true
+grep -q "bytes the client never read were dropped" flood.err ||
+    fail "flood: the pty never filled: $(cat flood.err)"
+echo "ok 7 - a client that never reads cannot hang the server"
+
 echo "sim CLI: all passed"

@@ -277,7 +277,7 @@ static int create_model(const sim_options *o, blsim **out)
  * that clients can come and go without the master seeing a hang-up. */
 static int open_pty(int *slave_fd, char *slave_name, size_t name_size)
 {
-    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
     if (master < 0) {
         return -1;
     }
@@ -322,21 +322,38 @@ static int link_port(const char *target, const char *link_path)
     return rc;
 }
 
+/*
+ * Puts the target's TX bytes on the pty. A real target's UART never waits for
+ * a listener, so neither does this: when the client has stopped reading and
+ * the pty stays full for TX_STALL_MS, the rest is dropped (and counted).
+ * Returns -1 only for a real I/O error.
+ */
+#define TX_STALL_MS 2000
+
+static size_t tx_dropped;
+
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
+    int stalled_ms = 0;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) {
             continue;
         }
         if (w < 0 && errno == EAGAIN) {
+            if (stalled_ms >= TX_STALL_MS || stop_requested) {
+                tx_dropped += n;
+                return 0;
+            }
             struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            poll(&pfd, 1, 100);
+            poll(&pfd, 1, 50);
+            stalled_ms += 50;
             continue;
         }
         if (w <= 0) {
             return -1;
         }
+        stalled_ms = 0;
         p += w;
         n -= (size_t)w;
     }
@@ -460,6 +477,10 @@ static int serve(const sim_options *o, blsim *sim, int master, int slave_fd)
     if (!o->quiet) {
         fprintf(stderr, "stm32isp sim: %s; target state: %s\n", why,
                 blsim_state_name(blsim_get_state(sim)));
+        if (tx_dropped > 0) {
+            fprintf(stderr, "stm32isp sim: %zu bytes the client never read were dropped\n",
+                    tx_dropped);
+        }
     }
     return EXIT_OK;
 }
