@@ -9,6 +9,7 @@ set -euo pipefail
 packages=(
     cmake make gcc pkg-config  # host build
     libcmocka-dev              # unit tests
+    libelf-dev                 # ELF images (stm32isp flash, pack)
     clang-format cppcheck      # lint gates in `make test`
     stm32flash                 # interop test: a client nobody here wrote
 )
