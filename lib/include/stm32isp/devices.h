@@ -53,7 +53,7 @@ typedef struct stm32isp_device {
     /* Datasheet maxima, which every timeout is derived from. */
     uint32_t erase_unit_ms_max; /* erasing the largest erase unit */
     uint32_t mass_erase_ms_max;
-    uint32_t write256_ms_max;   /* programming 256 bytes of flash */
+    uint32_t write256_ms_max; /* programming 256 bytes of flash */
 } stm32isp_device;
 
 /* The entry for a PID, or NULL when the PID is unknown. */

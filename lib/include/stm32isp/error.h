@@ -13,22 +13,22 @@ extern "C" {
 typedef enum stm32isp_err {
     STM32ISP_OK = 0,
     /* Link and protocol */
-    STM32ISP_ERR_NO_SYNC,       /* no answer to 0x7F after every retry */
-    STM32ISP_ERR_TIMEOUT,       /* the target stopped answering mid-command */
-    STM32ISP_ERR_BAD_REPLY,     /* a byte that is neither ACK nor NACK, or a malformed reply */
-    STM32ISP_ERR_NACK,          /* the target refused a command */
+    STM32ISP_ERR_NO_SYNC,        /* no answer to 0x7F after every retry */
+    STM32ISP_ERR_TIMEOUT,        /* the target stopped answering mid-command */
+    STM32ISP_ERR_BAD_REPLY,      /* a byte that is neither ACK nor NACK, or a malformed reply */
+    STM32ISP_ERR_NACK,           /* the target refused a command */
     STM32ISP_ERR_READ_PROTECTED, /* NACK on Read Memory: readout protection is active */
-    STM32ISP_ERR_UNSUPPORTED,   /* the bootloader does not offer this command */
-    STM32ISP_ERR_PORT,          /* the port's read/write/pin function failed */
+    STM32ISP_ERR_UNSUPPORTED,    /* the bootloader does not offer this command */
+    STM32ISP_ERR_PORT,           /* the port's read/write/pin function failed */
     STM32ISP_ERR_NO_RESET_LINES, /* the operation needs BOOT0/NRST control the port lacks */
     /* Device */
-    STM32ISP_ERR_UNKNOWN_DEVICE, /* PID not in the device database */
-    STM32ISP_ERR_ADDRESS,       /* address or range outside the target's memory */
+    STM32ISP_ERR_UNKNOWN_DEVICE,  /* PID not in the device database */
+    STM32ISP_ERR_ADDRESS,         /* address or range outside the target's memory */
     STM32ISP_ERR_IMAGE_TOO_LARGE, /* image larger than the target's flash */
-    STM32ISP_ERR_ERASE_FAILED,  /* NACK or timeout while erasing */
-    STM32ISP_ERR_WRITE_FAILED,  /* NACK while programming */
-    STM32ISP_ERR_VERIFY,        /* flash differs from the image after programming */
-    STM32ISP_ERR_PROTECT_FAILED, /* a protect/unprotect command was refused */
+    STM32ISP_ERR_ERASE_FAILED,    /* NACK or timeout while erasing */
+    STM32ISP_ERR_WRITE_FAILED,    /* NACK while programming */
+    STM32ISP_ERR_VERIFY,          /* flash differs from the image after programming */
+    STM32ISP_ERR_PROTECT_FAILED,  /* a protect/unprotect command was refused */
     /* Caller */
     STM32ISP_ERR_INVALID_ARG,   /* a parameter is out of range */
     STM32ISP_ERR_IMAGE_SOURCE,  /* the image source's read function failed */

@@ -566,8 +566,9 @@ static void run_get_id(blsim *sim, uint64_t t)
 {
     emit_ack(sim, t);
     emit(sim, 0x01, t); /* N: two PID bytes follow */
-    emit(sim, (uint8_t)(sim->dev->pid >> 8), t);
-    emit(sim, (uint8_t)sim->dev->pid, t);
+    uint16_t pid = sim->cfg.pid_override != 0 ? sim->cfg.pid_override : sim->dev->pid;
+    emit(sim, (uint8_t)(pid >> 8), t);
+    emit(sim, (uint8_t)pid, t);
     emit_ack(sim, t);
     busy_while_sending(sim);
 }

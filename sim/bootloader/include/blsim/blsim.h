@@ -113,7 +113,8 @@ typedef struct blsim_config {
     bool readout_protected; /* start with RDP active */
     const char *app_banner; /* printed on TX when the application starts; NULL: silent */
     blsim_faults faults;
-    uint8_t uid[12]; /* unique ID; all zero picks a fixed pattern */
+    uint8_t uid[12];       /* unique ID; all zero picks a fixed pattern */
+    uint16_t pid_override; /* nonzero: Get ID answers this instead (a clone) */
 } blsim_config;
 
 typedef struct blsim blsim;
