@@ -8,6 +8,8 @@ enum {
     EXIT_FAILURE_GENERIC = 1, /* the operation ran and failed */
     EXIT_USAGE = 2,           /* bad command line: nothing was done */
     EXIT_IO = 3,              /* a file or port could not be read or written */
+    EXIT_IMAGE_REFUSED = 4,   /* the image is malformed or does not fit: nothing erased */
+    EXIT_PROTECTED = 5,       /* readout protection is active: nothing erased */
 };
 
 /* Prints "stm32isp <cmd>: <message>" and, when hint is not NULL, a second
@@ -16,5 +18,12 @@ void cli_error(const char *cmd, const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 int cmd_sim(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_flash(int argc, char **argv);
+int cmd_read(int argc, char **argv);
+int cmd_erase(int argc, char **argv);
+int cmd_go(int argc, char **argv);
+int cmd_protect(int argc, char **argv);
+int cmd_unprotect(int argc, char **argv);
 
 #endif

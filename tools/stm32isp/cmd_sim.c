@@ -43,6 +43,8 @@ static const char sim_help[] =
     "  --stats FILE       write a JSON record here on exit: virtual seconds,\n"
     "                     bytes each way, commands, pages erased, resets, faults\n"
     "  --rdp              start with readout protection active\n"
+    "  --get-checksum     also offer Get Checksum 0xA1 (as bootloaders v3.3+ do)\n"
+    "  --pid PID          answer Get ID with PID instead (a clone)\n"
     "  --faults SPEC      inject faults, e.g. flip=1e-4,drop=1e-3,nack=5,seed=7\n"
     "                     keys: seed, dir=both|rx|tx, flip, drop, insert (rates),\n"
     "                     nack=N (Nth ACK), reset-byte=N, reset-cmd=N, slow,\n"
@@ -66,6 +68,8 @@ typedef struct sim_options {
     const char *banner;
     unsigned long baud;
     bool rdp;
+    bool get_checksum;
+    unsigned long pid;
     bool exit_on_go;
     bool quiet;
     double idle_exit;
@@ -108,6 +112,8 @@ static int parse_options(int argc, char **argv, sim_options *o)
         OPT_FLASH_OUT,
         OPT_STATS,
         OPT_RDP,
+        OPT_GET_CHECKSUM,
+        OPT_PID,
         OPT_FAULTS,
         OPT_BANNER,
         OPT_BAUD,
@@ -124,6 +130,8 @@ static int parse_options(int argc, char **argv, sim_options *o)
         {"flash-out", required_argument, NULL, OPT_FLASH_OUT},
         {"stats", required_argument, NULL, OPT_STATS},
         {"rdp", no_argument, NULL, OPT_RDP},
+        {"get-checksum", no_argument, NULL, OPT_GET_CHECKSUM},
+        {"pid", required_argument, NULL, OPT_PID},
         {"faults", required_argument, NULL, OPT_FAULTS},
         {"app-banner", required_argument, NULL, OPT_BANNER},
         {"baud", required_argument, NULL, OPT_BAUD},
@@ -165,6 +173,15 @@ static int parse_options(int argc, char **argv, sim_options *o)
             break;
         case OPT_RDP:
             o->rdp = true;
+            break;
+        case OPT_GET_CHECKSUM:
+            o->get_checksum = true;
+            break;
+        case OPT_PID:
+            if (parse_ulong(optarg, 0xFFFF, &o->pid) != 0 || o->pid == 0) {
+                cli_error("sim", "e.g. --pid 0x7AB", "--pid '%s' is not a product ID", optarg);
+                return EXIT_USAGE;
+            }
             break;
         case OPT_FAULTS:
             o->faults = optarg;
@@ -237,6 +254,8 @@ static int create_model(const sim_options *o, blsim **out)
     cfg.baud = (uint32_t)o->baud;
     cfg.boot0 = true; /* a pty has no pins: the target sits in its bootloader */
     cfg.readout_protected = o->rdp;
+    cfg.get_checksum = o->get_checksum;
+    cfg.pid_override = (uint16_t)o->pid;
     cfg.app_banner = o->banner;
     if (o->faults != NULL) {
         char err[256];

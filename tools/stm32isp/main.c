@@ -19,6 +19,13 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand subcommands[] = {
+    {"probe", cmd_probe, "identify the target: chip, bootloader, flash, protection"},
+    {"flash", cmd_flash, "program an image (.bin, Intel HEX, SREC, ELF), verify, start"},
+    {"read", cmd_read, "read memory into a file"},
+    {"erase", cmd_erase, "erase the whole flash or the pages of a range"},
+    {"go", cmd_go, "start code at an address with the Go command"},
+    {"protect", cmd_protect, "set readout or write protection"},
+    {"unprotect", cmd_unprotect, "remove readout (erases the flash) or write protection"},
     {"sim", cmd_sim, "simulate an STM32 ROM bootloader on a pseudo-terminal"},
 };
 
@@ -39,11 +46,12 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: stm32isp COMMAND [OPTIONS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
-        fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     }
     fprintf(out, "\n'stm32isp COMMAND --help' describes a command.\n"
                  "Exit codes: 0 success, 1 the operation failed, 2 bad command line,\n"
-                 "3 a file or port could not be used.\n");
+                 "3 a file or port could not be used, 4 the image was refused (nothing\n"
+                 "erased), 5 the target is readout-protected (nothing erased).\n");
 }
 
 int main(int argc, char **argv)

@@ -42,6 +42,8 @@ typedef enum collect_step {
     STEP_EXT_ERASE_PAGES,
     STEP_WRP_COUNT,
     STEP_WRP_SECTORS,
+    STEP_CHECKSUM_ADDRESS,
+    STEP_CHECKSUM_LENGTH,
 } collect_step;
 
 /* Something the target will do at a set time with no further input. */
@@ -499,6 +501,8 @@ static bool command_offered(const blsim *sim, uint8_t op)
     case AN3155_CMD_ERASE:
     case AN3155_CMD_EXTENDED_ERASE:
         return op == sim->dev->erase_opcode;
+    case AN3155_CMD_GET_CHECKSUM:
+        return sim->cfg.get_checksum;
     default:
         return false;
     }
@@ -538,8 +542,10 @@ static void run_get(blsim *sim, uint64_t t)
                                      AN3155_CMD_GO,     AN3155_CMD_WRITE_MEMORY};
     static const uint8_t tail[] = {AN3155_CMD_WRITE_PROTECT, AN3155_CMD_WRITE_UNPROTECT,
                                    AN3155_CMD_READOUT_PROTECT, AN3155_CMD_READOUT_UNPROTECT};
+    bool checksum = command_offered(sim, AN3155_CMD_GET_CHECKSUM);
     emit_ack(sim, t);
-    emit(sim, (uint8_t)(sizeof common + 1 + sizeof tail), t); /* N = bytes that follow - 1 */
+    /* N = bytes that follow - 1 */
+    emit(sim, (uint8_t)(sizeof common + 1 + sizeof tail + (checksum ? 1 : 0)), t);
     emit(sim, sim->dev->bootloader_version, t);
     for (size_t i = 0; i < sizeof common; i++) {
         emit(sim, common[i], t);
@@ -547,6 +553,9 @@ static void run_get(blsim *sim, uint64_t t)
     emit(sim, sim->dev->erase_opcode, t);
     for (size_t i = 0; i < sizeof tail; i++) {
         emit(sim, tail[i], t);
+    }
+    if (checksum) {
+        emit(sim, AN3155_CMD_GET_CHECKSUM, t);
     }
     emit_ack(sim, t);
     busy_while_sending(sim);
@@ -634,6 +643,13 @@ static void start_command(blsim *sim, uint64_t t)
     case AN3155_CMD_WRITE_PROTECT:
         emit_ack(sim, t);
         collect(sim, STEP_WRP_COUNT, 1);
+        return;
+    case AN3155_CMD_GET_CHECKSUM:
+        if (!command_offered(sim, op)) {
+            break;
+        }
+        emit_ack(sim, t);
+        collect(sim, STEP_CHECKSUM_ADDRESS, 5);
         return;
     case AN3155_CMD_WRITE_UNPROTECT: {
         emit_ack(sim, t);
@@ -960,6 +976,59 @@ static void step_write_protect(blsim *sim, uint64_t t)
     schedule_reset_after_reply(sim, 0);
 }
 
+/* The CRC unit's CRC-32: polynomial 0x04C11DB7, initial value 0xFFFFFFFF,
+ * fed 32-bit little-endian words most significant bit first, no final XOR. */
+static uint32_t crc32_words(const uint8_t *p, uint32_t len)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (uint32_t i = 0; i < len; i += 4) {
+        crc ^= (uint32_t)p[i] | (uint32_t)p[i + 1] << 8 | (uint32_t)p[i + 2] << 16 |
+               (uint32_t)p[i + 3] << 24;
+        for (int bit = 0; bit < 32; bit++) {
+            crc = (crc & 0x80000000u) != 0 ? crc << 1 ^ 0x04C11DB7u : crc << 1;
+        }
+    }
+    return crc;
+}
+
+/* Get Checksum (bootloader v3.3 and later): address, then a byte count,
+ * both word aligned and each with its XOR; ACK, then a second ACK once the
+ * CRC is computed, the CRC most significant byte first and its XOR. */
+static void step_checksum(blsim *sim, uint64_t t)
+{
+    const uint8_t *c = sim->collect;
+    if (sim->step == STEP_CHECKSUM_ADDRESS) {
+        sim->address = be32(c);
+        if (xor_of(c, 5) != 0 || sim->address % 4 != 0 || map(sim, sim->address, 4) == NULL) {
+            parser_idle(sim);
+            emit_nack(sim, t);
+            return;
+        }
+        emit_ack(sim, t);
+        collect(sim, STEP_CHECKSUM_LENGTH, 5);
+        return;
+    }
+    parser_idle(sim);
+    uint32_t len = be32(c);
+    const uint8_t *src = len != 0 ? map(sim, sim->address, len) : NULL;
+    if (xor_of(c, 5) != 0 || len % 4 != 0 || src == NULL) {
+        emit_nack(sim, t);
+        return;
+    }
+    emit_ack(sim, t);
+    uint32_t crc = crc32_words(src, len);
+    uint8_t reply[5] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8),
+                        (uint8_t)crc, 0};
+    reply[4] = xor_of(reply, 4);
+    /* The CRC unit takes a few cycles per word; count 25 ns per byte. */
+    uint64_t done = t + (uint64_t)len * 25u;
+    emit_ack(sim, done);
+    for (int i = 0; i < 5; i++) {
+        emit(sim, reply[i], done);
+    }
+    busy_while_sending(sim);
+}
+
 static void collected(blsim *sim, uint64_t t)
 {
     switch (sim->step) {
@@ -988,6 +1057,10 @@ static void collected(blsim *sim, uint64_t t)
     case STEP_WRP_COUNT:
     case STEP_WRP_SECTORS:
         step_write_protect(sim, t);
+        return;
+    case STEP_CHECKSUM_ADDRESS:
+    case STEP_CHECKSUM_LENGTH:
+        step_checksum(sim, t);
         return;
     }
 }

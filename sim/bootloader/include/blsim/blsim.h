@@ -115,6 +115,7 @@ typedef struct blsim_config {
     blsim_faults faults;
     uint8_t uid[12];       /* unique ID; all zero picks a fixed pattern */
     uint16_t pid_override; /* nonzero: Get ID answers this instead (a clone) */
+    bool get_checksum;     /* also offer Get Checksum 0xA1, as bootloaders v3.3+ do */
 } blsim_config;
 
 typedef struct blsim blsim;

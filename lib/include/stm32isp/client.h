@@ -1,0 +1,183 @@
+/*
+ * The AN3155 client: connects to an STM32's ROM bootloader through a port
+ * (port.h) and sends its commands. Caller-owned context, no allocation, no
+ * globals, no formatted output; every wait is bounded by a timeout derived
+ * from the datasheet maximum of the operation, with margin.
+ *
+ * Typical use:
+ *
+ *     stm32isp_client c;
+ *     stm32isp_client_init(&c, &my_port_ops, &my_port, NULL);
+ *     err = stm32isp_connect(&c);               // reset into the bootloader, sync, identify
+ *     err = stm32isp_program(&c, &image, &opts); // program.h: erase, write, verify, start
+ */
+#ifndef STM32ISP_CLIENT_H
+#define STM32ISP_CLIENT_H
+
+#include "stm32isp/devices.h"
+#include "stm32isp/error.h"
+#include "stm32isp/port.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STM32ISP_MAX_COMMANDS 20 /* opcodes a Get reply may list */
+
+typedef enum stm32isp_phase {
+    STM32ISP_PHASE_CONNECT,
+    STM32ISP_PHASE_ERASE,
+    STM32ISP_PHASE_WRITE,
+    STM32ISP_PHASE_VERIFY,
+    STM32ISP_PHASE_READ,
+    STM32ISP_PHASE_START,
+} stm32isp_phase;
+
+/* Progress: `done` of `total` units (bytes, or erase units in PHASE_ERASE). */
+typedef void (*stm32isp_progress_fn)(void *ctx, stm32isp_phase phase, uint32_t done,
+                                     uint32_t total);
+
+typedef struct stm32isp_config {
+    uint32_t baud;           /* link rate, for timeouts and set_baud; 0: 115200 */
+    uint8_t sync_attempts;   /* 0x7F attempts (each after a fresh reset when possible); 0: 4 */
+    uint8_t command_retries; /* retries of a failed block read or write; 0: 3 */
+    uint16_t reset_pulse_ms; /* NRST low time; 0: 10 */
+    uint16_t boot_wait_ms;   /* after NRST release before 0x7F; 0: 20 */
+    /* Treat the target as this device whatever its PID says (clones with an
+     * unknown PID). NULL: look the PID up. */
+    const stm32isp_device *device_override;
+} stm32isp_config;
+
+/* What stm32isp_connect() learned about the target. */
+typedef struct stm32isp_target_info {
+    uint8_t bootloader_version; /* 0x22 means protocol v2.2 */
+    uint8_t command_count;
+    uint8_t commands[STM32ISP_MAX_COMMANDS];
+    uint8_t erase_opcode; /* 0x43 or 0x44, from the Get reply */
+    uint16_t pid;
+    const stm32isp_device *device;
+    uint32_t flash_size;           /* bytes */
+    bool flash_size_from_register; /* false: the PID's maximum was assumed */
+    bool readout_protected;
+    bool uid_valid;
+    uint8_t uid[12];
+} stm32isp_target_info;
+
+/* Counters for reports and benchmarks. */
+typedef struct stm32isp_link_stats {
+    uint32_t bytes_sent, bytes_received;
+    uint32_t commands;
+    uint32_t retries; /* commands sent again after a failure */
+    uint32_t resyncs; /* recoveries of the command framing */
+    uint32_t resets;  /* target resets through NRST */
+} stm32isp_link_stats;
+
+typedef struct stm32isp_client {
+    const stm32isp_port_ops *ops;
+    void *port;
+    stm32isp_config cfg;
+    stm32isp_target_info target;
+    bool connected;
+    stm32isp_progress_fn progress;
+    void *progress_ctx;
+    stm32isp_link_stats stats;
+    uint8_t frame[1 + 256 + 1]; /* N, data, checksum of a Write Memory */
+    uint8_t scratch[256];       /* image data or read-back, one block */
+    uint8_t compare[256];       /* the other side of a verify */
+} stm32isp_client;
+
+/* Prepares a client; `cfg` may be NULL for defaults. Does no I/O. */
+void stm32isp_client_init(stm32isp_client *c, const stm32isp_port_ops *ops, void *port,
+                          const stm32isp_config *cfg);
+
+void stm32isp_set_progress(stm32isp_client *c, stm32isp_progress_fn fn, void *ctx);
+
+/* True when the port can drive BOOT0 and NRST. */
+bool stm32isp_has_reset_lines(const stm32isp_client *c);
+
+/*
+ * Connects: with reset lines, BOOT0 high and an NRST pulse; then 0x7F sync
+ * (ACK, or NACK from a bootloader that was already synchronised), Get, Get
+ * ID, and a read of the flash-size register and UID. Without reset lines the
+ * target must already be in its bootloader.
+ * Returns STM32ISP_OK (a readout-protected target connects too: see
+ * target.readout_protected), NO_SYNC, UNKNOWN_DEVICE, TIMEOUT, BAD_REPLY, PORT.
+ */
+stm32isp_err stm32isp_connect(stm32isp_client *c);
+
+/* Resets into the bootloader with the pins (NO_RESET_LINES without them). */
+stm32isp_err stm32isp_enter_bootloader(stm32isp_client *c);
+
+/* Sends 0x7F until the bootloader answers; see stm32isp_connect(). */
+stm32isp_err stm32isp_sync(stm32isp_client *c);
+
+/*
+ * Brings the bootloader back to a command boundary after a failed command,
+ * when it may still be waiting for the rest of a frame: with reset lines by a
+ * reset and sync; without, by 0x7F bytes until the pending frame completes,
+ * then a sync. Returns OK, NO_SYNC or PORT.
+ */
+stm32isp_err stm32isp_recover(stm32isp_client *c);
+
+/* True when the target's Get reply lists `opcode`. */
+bool stm32isp_offers(const stm32isp_client *c, uint8_t opcode);
+
+/* ---- The AN3155 commands, one call each ---------------------------------- */
+
+/* Get: version and command list into c->target. */
+stm32isp_err stm32isp_cmd_get(stm32isp_client *c);
+/* Get Version: the version byte and the two option bytes it reports. */
+stm32isp_err stm32isp_cmd_get_version(stm32isp_client *c, uint8_t *version, uint8_t options[2]);
+stm32isp_err stm32isp_cmd_get_id(stm32isp_client *c, uint16_t *pid);
+/* Read Memory, 1..256 bytes. READ_PROTECTED when the target refuses. */
+stm32isp_err stm32isp_cmd_read(stm32isp_client *c, uint32_t address, uint8_t *buf, size_t len);
+/* Write Memory, 1..256 bytes as given (no padding). WRITE_FAILED on NACK. */
+stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data,
+                                size_t len);
+/* Go: the target leaves its bootloader and runs from `address`. */
+stm32isp_err stm32isp_cmd_go(stm32isp_client *c, uint32_t address);
+/* Erases the listed units with 0x43 or 0x44, as the target offers,
+ * splitting into as many commands as needed. */
+stm32isp_err stm32isp_cmd_erase_units(stm32isp_client *c, const uint16_t *units, size_t count);
+/* Global erase: 0x43 FF 00 or 0x44 FFFF. */
+stm32isp_err stm32isp_cmd_mass_erase(stm32isp_client *c);
+/*
+ * The protection commands. Each makes the target reset; the client waits
+ * for it, synchronises again and refreshes c->target. Readout Unprotect
+ * mass-erases the flash: call it only when the user asked for that.
+ */
+stm32isp_err stm32isp_cmd_write_protect(stm32isp_client *c, const uint8_t *sectors, size_t count);
+stm32isp_err stm32isp_cmd_write_unprotect(stm32isp_client *c);
+stm32isp_err stm32isp_cmd_readout_protect(stm32isp_client *c);
+stm32isp_err stm32isp_cmd_readout_unprotect(stm32isp_client *c);
+
+/*
+ * Get Checksum (0xA1, bootloaders v3.3 and later): the CRC-32 the target's
+ * CRC unit computes over [address, address + length), both multiples of 4.
+ * UNSUPPORTED when the Get reply does not list it.
+ */
+stm32isp_err stm32isp_cmd_get_checksum(stm32isp_client *c, uint32_t address, uint32_t length,
+                                       uint32_t *crc);
+
+/* The same CRC computed here, over `len` bytes (a multiple of 4) continuing
+ * from `crc`; start from STM32ISP_CRC_INIT. Polynomial 0x04C11DB7 over 32-bit
+ * little-endian words, most significant bit first, no final XOR. */
+#define STM32ISP_CRC_INIT 0xFFFFFFFFu
+uint32_t stm32isp_crc32_update(uint32_t crc, const uint8_t *data, uint32_t len);
+
+/* ---- Timeouts ------------------------------------------------------------- */
+
+/* Milliseconds to wait for a reply of `reply_bytes` bytes to a command whose
+ * target-side work takes at most `work_ms`: wire time plus margins. */
+uint32_t stm32isp_reply_timeout_ms(const stm32isp_client *c, uint32_t reply_bytes,
+                                   uint32_t work_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STM32ISP_CLIENT_H */

@@ -1,0 +1,951 @@
+/*
+ * The client library against the bootloader model, in process and on the
+ * model's virtual clock: every simulated device, images of many shapes, the
+ * erase modes, protection, starting the application, and a fault campaign
+ * whose every run must end in a correct target or a clean error.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "sim_port.h"
+#include "stm32isp/an3155.h"
+#include "stm32isp/client.h"
+#include "stm32isp/program.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FLASH_BASE 0x08000000u
+
+/* ------------------------------------------------------------------------- */
+/* Fixtures                                                                   */
+
+/* A deterministic generator, so a failing case can be replayed. */
+static uint32_t rng_next(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*state >> 33);
+}
+
+static void fill_random(uint8_t *p, size_t n, uint64_t *state)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (uint8_t)rng_next(state);
+    }
+}
+
+/* An image held in memory: segments and their payload end to end. */
+typedef struct mem_image {
+    stm32isp_segment segments[8];
+    size_t count;
+    uint8_t *payload;
+    uint32_t size;
+    unsigned reads;
+} mem_image;
+
+static int mem_read(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
+{
+    mem_image *m = ctx;
+    assert_true(offset + len <= m->size);
+    memcpy(buf, m->payload + offset, len);
+    m->reads++;
+    return 0;
+}
+
+static void mem_add(mem_image *m, uint32_t address, uint32_t length, uint64_t *rng)
+{
+    assert_true(m->count < 8);
+    m->segments[m->count++] = (stm32isp_segment){address, length};
+    m->payload = realloc(m->payload, m->size + length);
+    assert_non_null(m->payload);
+    fill_random(m->payload + m->size, length, rng);
+    m->size += length;
+}
+
+static stm32isp_image mem_as_image(mem_image *m)
+{
+    return (stm32isp_image){
+        .segments = m->segments, .segment_count = m->count, .read = mem_read, .ctx = m};
+}
+
+static void mem_free(mem_image *m)
+{
+    free(m->payload);
+    memset(m, 0, sizeof *m);
+}
+
+/* Flash as the image says it must be: `expect` holds the prior contents. */
+static void mem_apply(const mem_image *m, uint8_t *expect)
+{
+    uint32_t at = 0;
+    for (size_t i = 0; i < m->count; i++) {
+        memcpy(expect + (m->segments[i].address - FLASH_BASE), m->payload + at,
+               m->segments[i].length);
+        at += m->segments[i].length;
+    }
+}
+
+/* True when every image byte is in the target's flash. */
+static bool target_holds(blsim *sim, const mem_image *m)
+{
+    const uint8_t *flash = blsim_flash_const(sim);
+    uint32_t at = 0;
+    for (size_t i = 0; i < m->count; i++) {
+        if (memcmp(flash + (m->segments[i].address - FLASH_BASE), m->payload + at,
+                   m->segments[i].length) != 0) {
+            return false;
+        }
+        at += m->segments[i].length;
+    }
+    return true;
+}
+
+typedef struct rig {
+    blsim *sim;
+    sim_port port;
+    stm32isp_client client;
+} rig;
+
+static void rig_open_checksum(rig *r, const char *device, uint32_t flash_kb, bool pins,
+                              const blsim_faults *faults, bool get_checksum)
+{
+    memset(r, 0, sizeof *r);
+    blsim_config cfg = {.device = blsim_device_find(device),
+                        .flash_kb = flash_kb,
+                        .boot0 = true,
+                        .get_checksum = get_checksum};
+    assert_non_null(cfg.device);
+    if (faults != NULL) {
+        cfg.faults = *faults;
+    }
+    r->sim = blsim_new(&cfg);
+    assert_non_null(r->sim);
+    r->port.sim = r->sim;
+    stm32isp_client_init(&r->client, pins ? &sim_port_ops_with_pins : &sim_port_ops_no_pins,
+                         &r->port, NULL);
+}
+
+static void rig_open(rig *r, const char *device, uint32_t flash_kb, bool pins,
+                     const blsim_faults *faults)
+{
+    rig_open_checksum(r, device, flash_kb, pins, faults, false);
+}
+
+static void rig_close(rig *r)
+{
+    blsim_free(r->sim);
+    r->sim = NULL;
+}
+
+static const struct {
+    const char *name;
+    uint32_t flash_kb;
+    uint16_t pid;
+    uint8_t erase_opcode;
+    uint32_t page;
+} devices[] = {
+    {"f103md", 64, 0x410, 0x43, 1024},  {"f103md", 128, 0x410, 0x43, 1024},
+    {"f103hd", 256, 0x414, 0x43, 2048}, {"f103hd", 512, 0x414, 0x43, 2048},
+    {"f072", 64, 0x448, 0x44, 2048},    {"f072", 128, 0x448, 0x44, 2048},
+};
+#define DEVICE_COUNT (sizeof devices / sizeof devices[0])
+
+/* ------------------------------------------------------------------------- */
+/* Errors                                                                     */
+
+static void test_every_error_has_message_hint_and_unique_name(void **state)
+{
+    (void)state;
+    for (int e = 0; e < STM32ISP_ERR__COUNT; e++) {
+        assert_true(strlen(stm32isp_strerror((stm32isp_err)e)) > 5);
+        assert_true(strlen(stm32isp_err_name((stm32isp_err)e)) > 1);
+        if (e != STM32ISP_OK) {
+            assert_true(strlen(stm32isp_hint((stm32isp_err)e)) > 10);
+        }
+        for (int f = 0; f < e; f++) {
+            assert_string_not_equal(stm32isp_err_name((stm32isp_err)e),
+                                    stm32isp_err_name((stm32isp_err)f));
+        }
+    }
+    /* Out-of-range values still get a string rather than a crash. */
+    assert_non_null(stm32isp_strerror(STM32ISP_ERR__COUNT));
+    assert_non_null(stm32isp_hint((stm32isp_err)-1));
+    assert_non_null(strstr(stm32isp_hint(STM32ISP_ERR_NO_SYNC), "BOOT0"));
+    assert_non_null(strstr(stm32isp_strerror(STM32ISP_ERR_READ_PROTECTED), "protect"));
+}
+
+/* ------------------------------------------------------------------------- */
+/* Connecting                                                                 */
+
+static void test_connect_identifies_every_device(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < DEVICE_COUNT; i++) {
+        for (int pins = 0; pins < 2; pins++) {
+            rig r;
+            rig_open(&r, devices[i].name, devices[i].flash_kb, pins, NULL);
+            assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+            const stm32isp_target_info *t = &r.client.target;
+            assert_int_equal(t->pid, devices[i].pid);
+            assert_non_null(t->device);
+            assert_int_equal(t->device->pid, devices[i].pid);
+            assert_int_equal(t->erase_opcode, devices[i].erase_opcode);
+            assert_int_equal(t->bootloader_version, blsim_get_device(r.sim)->bootloader_version);
+            assert_int_equal(t->flash_size, devices[i].flash_kb * 1024u);
+            assert_true(t->flash_size_from_register);
+            assert_false(t->readout_protected);
+            assert_true(t->uid_valid);
+            for (unsigned k = 0; k < 12; k++) {
+                uint8_t b;
+                assert_true(blsim_peek(r.sim, t->device->uid_reg + k, &b));
+                assert_int_equal(t->uid[k], b);
+            }
+            assert_int_equal(r.client.stats.resets, pins ? 1 : 0);
+            assert_true(r.client.connected);
+            rig_close(&r);
+        }
+    }
+}
+
+static void test_connect_resyncs_with_a_bootloader_already_synchronised(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, "f103md", 64, false, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    /* A second session on the same running bootloader: its 0x7F is taken
+     * as an opcode, the second one gets a NACK; both mean "listening". */
+    stm32isp_client again;
+    stm32isp_client_init(&again, &sim_port_ops_no_pins, &r.port, NULL);
+    assert_int_equal(stm32isp_connect(&again), STM32ISP_OK);
+    assert_int_equal(again.target.pid, 0x410);
+    rig_close(&r);
+}
+
+static void test_no_answer_is_no_sync_within_a_bound(void **state)
+{
+    (void)state;
+    for (int pins = 0; pins < 2; pins++) {
+        rig r;
+        rig_open(&r, "f103md", 64, pins, NULL);
+        /* The application runs instead of the bootloader: silence. */
+        blsim_set_boot0(r.sim, false);
+        blsim_set_nrst(r.sim, false);
+        blsim_set_nrst(r.sim, true);
+        if (pins) {
+            /* Wiring fault: BOOT0 not connected, so the pin has no effect. */
+            static stm32isp_port_ops no_boot0;
+            no_boot0 = sim_port_ops_with_pins;
+            no_boot0.set_boot0 = NULL;
+            no_boot0.set_reset = NULL;
+            stm32isp_client_init(&r.client, &no_boot0, &r.port, NULL);
+        }
+        uint64_t t0 = blsim_now_ns(r.sim);
+        assert_int_equal(stm32isp_connect(&r.client), STM32ISP_ERR_NO_SYNC);
+        uint64_t spent_ms = (blsim_now_ns(r.sim) - t0) / 1000000u;
+        assert_true(spent_ms < 2000);
+        assert_false(r.client.connected);
+        rig_close(&r);
+    }
+}
+
+static void test_unknown_pid_is_refused_unless_overridden(void **state)
+{
+    (void)state;
+    blsim_config cfg = {
+        .device = blsim_device_find("f103md"), .boot0 = true, .pid_override = 0x7AB};
+    blsim *sim = blsim_new(&cfg);
+    sim_port port = {.sim = sim};
+    stm32isp_client c;
+    stm32isp_client_init(&c, &sim_port_ops_with_pins, &port, NULL);
+    assert_int_equal(stm32isp_connect(&c), STM32ISP_ERR_UNKNOWN_DEVICE);
+    assert_int_equal(c.target.pid, 0x7AB);
+
+    stm32isp_config override = {.device_override = stm32isp_device_by_pid(0x410)};
+    assert_non_null(override.device_override);
+    stm32isp_client_init(&c, &sim_port_ops_with_pins, &port, &override);
+    assert_int_equal(stm32isp_connect(&c), STM32ISP_OK);
+    assert_int_equal(c.target.pid, 0x7AB);
+    assert_int_equal(c.target.device->pid, 0x410);
+    assert_int_equal(c.target.flash_size, 64 * 1024);
+    blsim_free(sim);
+}
+
+static void test_without_pins_resets_are_refused(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, "f103md", 64, false, NULL);
+    assert_false(stm32isp_has_reset_lines(&r.client));
+    assert_int_equal(stm32isp_enter_bootloader(&r.client), STM32ISP_ERR_NO_RESET_LINES);
+    rig_close(&r);
+}
+
+static void test_target_that_goes_silent_times_out(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, "f103md", 64, false, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    blsim_set_nrst(r.sim, false); /* held in reset: deaf and silent */
+    uint8_t buf[16];
+    uint64_t t0 = blsim_now_ns(r.sim);
+    assert_int_equal(stm32isp_cmd_read(&r.client, FLASH_BASE, buf, sizeof buf),
+                     STM32ISP_ERR_TIMEOUT);
+    assert_true((blsim_now_ns(r.sim) - t0) / 1000000u < 500);
+    rig_close(&r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Single commands                                                            */
+
+static void test_get_version_and_read_write(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, "f072", 64, true, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    uint8_t version, options[2];
+    assert_int_equal(stm32isp_cmd_get_version(&r.client, &version, options), STM32ISP_OK);
+    assert_int_equal(version, 0x31);
+    assert_true(stm32isp_offers(&r.client, AN3155_CMD_EXTENDED_ERASE));
+    assert_false(stm32isp_offers(&r.client, AN3155_CMD_ERASE));
+
+    uint8_t data[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, back[12];
+    uint16_t page = 3;
+    assert_int_equal(stm32isp_cmd_erase_units(&r.client, &page, 1), STM32ISP_OK);
+    assert_int_equal(stm32isp_cmd_write(&r.client, FLASH_BASE + 3 * 2048, data, 12), STM32ISP_OK);
+    assert_int_equal(stm32isp_cmd_read(&r.client, FLASH_BASE + 3 * 2048, back, 12), STM32ISP_OK);
+    assert_memory_equal(back, data, 12);
+    /* Writing over programmed flash is refused by the part. */
+    assert_int_equal(stm32isp_cmd_write(&r.client, FLASH_BASE + 3 * 2048, back, 4),
+                     STM32ISP_ERR_WRITE_FAILED);
+    /* A read outside every memory is refused on the address. */
+    assert_int_equal(stm32isp_sync(&r.client), STM32ISP_OK);
+    assert_int_equal(stm32isp_cmd_read(&r.client, 0x60000000, back, 4), STM32ISP_ERR_ADDRESS);
+    assert_int_equal(stm32isp_cmd_read(&r.client, FLASH_BASE, back, 0), STM32ISP_ERR_INVALID_ARG);
+    assert_int_equal(stm32isp_cmd_read(&r.client, FLASH_BASE, back, 257), STM32ISP_ERR_INVALID_ARG);
+    rig_close(&r);
+}
+
+static void test_erase_with_one_byte_page_numbers_refuses_high_pages(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, "f103hd", 512, true, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    uint16_t pages[2] = {200, 255};
+    uint8_t *flash = blsim_flash(r.sim);
+    memset(flash + 200 * 2048, 0x00, 2048);
+    memset(flash + 255 * 2048, 0x00, 2048);
+    assert_int_equal(stm32isp_cmd_erase_units(&r.client, pages, 2), STM32ISP_OK);
+    assert_int_equal(flash[200 * 2048 + 7], 0xFF);
+    assert_int_equal(flash[255 * 2048 + 2047], 0xFF);
+    uint16_t high = 256;
+    assert_int_equal(stm32isp_cmd_erase_units(&r.client, &high, 1), STM32ISP_ERR_UNSUPPORTED);
+    rig_close(&r);
+}
+
+static void test_erase_splits_long_page_lists(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, "f072", 128, true, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    uint16_t pages[64];
+    for (unsigned i = 0; i < 64; i++) {
+        pages[i] = (uint16_t)i;
+    }
+    memset(blsim_flash(r.sim), 0x11, 128 * 1024);
+    uint32_t commands_before = r.client.stats.commands;
+    assert_int_equal(stm32isp_cmd_erase_units(&r.client, pages, 64), STM32ISP_OK);
+    assert_true(r.client.stats.commands - commands_before >= 2);
+    for (uint32_t a = 0; a < 128 * 1024; a++) {
+        assert_int_equal(blsim_flash_const(r.sim)[a], a < 64 * 2048 ? 0xFF : 0x11);
+    }
+    assert_int_equal(blsim_get_stats(r.sim)->pages_erased, 64);
+    rig_close(&r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Programming                                                                */
+
+typedef struct shape {
+    const char *what;
+    uint32_t offsets[3], lengths[3];
+} shape;
+
+/* Offsets from the flash base; a length of 0 ends the list. UINT32_MAX as an
+ * offset means "ends exactly at the end of flash". */
+static const shape shapes[] = {
+    {"one byte", {0}, {1}},
+    {"odd start and length", {1}, {3}},
+    {"one window", {0}, {256}},
+    {"window plus one, unaligned", {0x102}, {257}},
+    {"crosses pages", {0x3F0}, {5000}},
+    {"two segments in one window", {0x10, 0x17}, {5, 7}},
+    {"two segments sharing a word", {0x21, 0x23}, {1, 1}},
+    {"gap of pages", {0x0, 0x2400, 0x2B01}, {300, 100, 2000}},
+    {"ends at the end of flash", {UINT32_MAX}, {700}},
+    {"20 KiB", {0x800}, {20 * 1024}},
+};
+#define SHAPE_COUNT (sizeof shapes / sizeof shapes[0])
+
+static void build_shape(mem_image *m, const shape *s, uint32_t flash_size, uint64_t *rng)
+{
+    memset(m, 0, sizeof *m);
+    for (int k = 0; k < 3 && s->lengths[k] != 0; k++) {
+        uint32_t off = s->offsets[k] == UINT32_MAX ? flash_size - s->lengths[k] : s->offsets[k];
+        mem_add(m, FLASH_BASE + off, s->lengths[k], rng);
+    }
+}
+
+/* Every unit [lo, hi) of the image touches, erased in `expect`. */
+static void expect_units_erased(const mem_image *m, const stm32isp_device *dev, uint32_t flash_size,
+                                uint8_t *expect)
+{
+    for (size_t i = 0; i < m->count; i++) {
+        uint32_t a = m->segments[i].address;
+        uint32_t end = a + m->segments[i].length;
+        while (a < end) {
+            uint32_t index, start, size;
+            assert_true(stm32isp_device_unit_at(dev, flash_size, a, &index, &start, &size));
+            memset(expect + (start - FLASH_BASE), 0xFF, size);
+            a = start + size;
+        }
+    }
+}
+
+static void test_program_every_device_every_shape_keeps_the_rest(void **state)
+{
+    (void)state;
+    uint64_t rng = 42;
+    for (size_t d = 0; d < DEVICE_COUNT; d++) {
+        for (size_t s = 0; s < SHAPE_COUNT; s++) {
+            rig r;
+            rig_open(&r, devices[d].name, devices[d].flash_kb, d % 2 == 0, NULL);
+            uint32_t flash_size = devices[d].flash_kb * 1024u;
+            fill_random(blsim_flash(r.sim), flash_size, &rng);
+            uint8_t *expect = malloc(flash_size);
+            memcpy(expect, blsim_flash_const(r.sim), flash_size);
+
+            assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+            mem_image m;
+            build_shape(&m, &shapes[s], flash_size, &rng);
+            stm32isp_image image = mem_as_image(&m);
+            stm32isp_program_options opts = {.erase = STM32ISP_ERASE_UNITS, .verify = true};
+            stm32isp_program_report rep;
+            stm32isp_err err = stm32isp_program(&r.client, &image, &opts, &rep);
+            if (err != STM32ISP_OK) {
+                fail_msg("%s/%u KiB, %s: %s", devices[d].name, devices[d].flash_kb, shapes[s].what,
+                         stm32isp_strerror(err));
+            }
+            expect_units_erased(&m, r.client.target.device, flash_size, expect);
+            mem_apply(&m, expect);
+            /* Exactly the image, erased units around it, and nothing else
+             * touched. */
+            assert_memory_equal(blsim_flash_const(r.sim), expect, flash_size);
+            assert_int_equal(rep.bytes_image, m.size);
+            assert_false(rep.mass_erased);
+            assert_true(rep.units_erased > 0);
+            assert_int_equal(blsim_get_stats(r.sim)->program_errors, 0);
+            mem_free(&m);
+            free(expect);
+            rig_close(&r);
+        }
+    }
+}
+
+static void test_auto_erase_picks_mass_erase_for_many_pages(void **state)
+{
+    (void)state;
+    uint64_t rng = 7;
+    rig r;
+    rig_open(&r, "f103md", 64, true, NULL);
+    memset(blsim_flash(r.sim), 0x00, 64 * 1024);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE, 40 * 1024, &rng);
+    stm32isp_image image = mem_as_image(&m);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_AUTO, .verify = true};
+    stm32isp_program_report rep;
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, &rep), STM32ISP_OK);
+    assert_true(rep.mass_erased);
+    assert_int_equal(blsim_get_stats(r.sim)->mass_erases, 1);
+    assert_true(target_holds(r.sim, &m));
+    assert_int_equal(blsim_flash_const(r.sim)[50 * 1024], 0xFF); /* beyond: erased */
+    mem_free(&m);
+
+    /* One page: a page erase, the rest of flash kept. */
+    memset(&m, 0, sizeof m);
+    mem_add(&m, FLASH_BASE + 0x8000, 100, &rng);
+    blsim_flash(r.sim)[0] = 0x12;
+    image = mem_as_image(&m);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, &rep), STM32ISP_OK);
+    assert_false(rep.mass_erased);
+    assert_int_equal(rep.units_erased, 1);
+    assert_int_equal(blsim_flash_const(r.sim)[0], 0x12);
+    assert_true(target_holds(r.sim, &m));
+    mem_free(&m);
+    rig_close(&r);
+}
+
+static void test_all_ff_blocks_are_skipped_after_erase(void **state)
+{
+    (void)state;
+    uint64_t rng = 9;
+    rig r;
+    rig_open(&r, "f103md", 64, true, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE, 4096, &rng);
+    memset(m.payload + 1024, 0xFF, 2048); /* windows 4..11 are blank */
+    stm32isp_image image = mem_as_image(&m);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_UNITS, .verify = true};
+    stm32isp_program_report rep;
+    memset(blsim_flash(r.sim), 0, 4096);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, &rep), STM32ISP_OK);
+    assert_int_equal(rep.blocks_skipped, 8);
+    assert_int_equal(rep.blocks_written, 8);
+    assert_int_equal(rep.bytes_written, 2048);
+    assert_true(target_holds(r.sim, &m));
+    mem_free(&m);
+    rig_close(&r);
+}
+
+static void test_image_that_does_not_fit_is_refused_before_any_erase(void **state)
+{
+    (void)state;
+    uint64_t rng = 3;
+    rig r;
+    rig_open(&r, "f103md", 64, true, NULL);
+    memset(blsim_flash(r.sim), 0x5A, 64 * 1024);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_AUTO, .verify = true};
+
+    /* 64 KiB part (its register says so) though the PID allows 128 KiB. */
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE, 64 * 1024 + 4, &rng);
+    stm32isp_image image = mem_as_image(&m);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL),
+                     STM32ISP_ERR_IMAGE_TOO_LARGE);
+    mem_free(&m);
+
+    /* Below flash, and beyond it. */
+    memset(&m, 0, sizeof m);
+    mem_add(&m, 0x20000000, 16, &rng);
+    image = mem_as_image(&m);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_ERR_ADDRESS);
+    mem_free(&m);
+    memset(&m, 0, sizeof m);
+    mem_add(&m, FLASH_BASE, 16, &rng);
+    mem_add(&m, FLASH_BASE + 64 * 1024, 16, &rng);
+    image = mem_as_image(&m);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_ERR_ADDRESS);
+    mem_free(&m);
+
+    /* Overlapping and unsorted segments. */
+    memset(&m, 0, sizeof m);
+    mem_add(&m, FLASH_BASE + 0x100, 16, &rng);
+    mem_add(&m, FLASH_BASE + 0x108, 16, &rng);
+    image = mem_as_image(&m);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_ERR_INVALID_ARG);
+    mem_free(&m);
+
+    const blsim_stats *st = blsim_get_stats(r.sim);
+    assert_int_equal(st->pages_erased, 0);
+    assert_int_equal(st->mass_erases, 0);
+    assert_int_equal(st->halfwords_programmed, 0);
+    for (uint32_t a = 0; a < 64 * 1024; a++) {
+        assert_int_equal(blsim_flash_const(r.sim)[a], 0x5A);
+    }
+    rig_close(&r);
+}
+
+typedef struct progress_log {
+    unsigned calls;
+    stm32isp_phase last_phase;
+    uint32_t last_done, last_total;
+    bool went_backwards;
+    bool saw[STM32ISP_PHASE_START + 1];
+} progress_log;
+
+static void on_progress(void *ctx, stm32isp_phase phase, uint32_t done, uint32_t total)
+{
+    progress_log *p = ctx;
+    if (p->calls > 0 && phase == p->last_phase && done < p->last_done) {
+        p->went_backwards = true;
+    }
+    assert_true(done <= total);
+    p->saw[phase] = true;
+    p->calls++;
+    p->last_phase = phase;
+    p->last_done = done;
+    p->last_total = total;
+}
+
+static void test_progress_and_start_with_pins(void **state)
+{
+    (void)state;
+    uint64_t rng = 5;
+    rig r;
+    rig_open(&r, "f103md", 64, true, NULL);
+    progress_log log = {0};
+    stm32isp_set_progress(&r.client, on_progress, &log);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE, 3000, &rng);
+    /* A vector table the core accepts: stack in RAM, Thumb entry in flash. */
+    const uint8_t vectors[8] = {0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08};
+    memcpy(m.payload, vectors, 8);
+    stm32isp_image image = mem_as_image(&m);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_AUTO, .verify = true, .start = true};
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_OK);
+    blsim_idle(r.sim, 5000); /* the part boots */
+    assert_int_equal(blsim_get_state(r.sim), BLSIM_STATE_APP);
+    assert_int_equal(blsim_get_stats(r.sim)->gos, 0); /* a reset, not Go */
+    assert_false(r.client.connected);
+    assert_true(log.saw[STM32ISP_PHASE_CONNECT] && log.saw[STM32ISP_PHASE_ERASE] &&
+                log.saw[STM32ISP_PHASE_WRITE] && log.saw[STM32ISP_PHASE_VERIFY] &&
+                log.saw[STM32ISP_PHASE_START]);
+    assert_false(log.went_backwards);
+    assert_int_equal(log.last_phase, STM32ISP_PHASE_START);
+    assert_int_equal(log.last_done, 1);
+    mem_free(&m);
+    rig_close(&r);
+}
+
+static void test_start_without_pins_uses_go(void **state)
+{
+    (void)state;
+    uint64_t rng = 6;
+    rig r;
+    rig_open(&r, "f072", 128, false, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE, 1000, &rng);
+    const uint8_t vectors[8] = {0x00, 0x40, 0x00, 0x20, 0xC1, 0x00, 0x00, 0x08};
+    memcpy(m.payload, vectors, 8);
+    stm32isp_image image = mem_as_image(&m);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_UNITS, .verify = true, .start = true};
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_OK);
+    assert_int_equal(blsim_get_stats(r.sim)->gos, 1);
+    assert_int_equal(blsim_get_state(r.sim), BLSIM_STATE_APP);
+    mem_free(&m);
+    rig_close(&r);
+}
+
+static int collect(void *ctx, const uint8_t *data, uint32_t len)
+{
+    uint8_t **at = ctx;
+    memcpy(*at, data, len);
+    *at += len;
+    return 0;
+}
+
+static void test_read_memory_streams_to_a_sink(void **state)
+{
+    (void)state;
+    uint64_t rng = 11;
+    rig r;
+    rig_open(&r, "f103hd", 256, true, NULL);
+    fill_random(blsim_flash(r.sim), 256 * 1024, &rng);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    static uint8_t back[3000];
+    uint8_t *at = back;
+    assert_int_equal(stm32isp_read_memory(&r.client, FLASH_BASE + 77, sizeof back, collect, &at),
+                     STM32ISP_OK);
+    assert_memory_equal(back, blsim_flash_const(r.sim) + 77, sizeof back);
+    rig_close(&r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Get Checksum                                                               */
+
+static void test_crc_matches_the_reference_value(void **state)
+{
+    (void)state;
+    /* The STM32 CRC unit's documented check: the word 0x12345678 → 0xDF8A8A2B. */
+    const uint8_t word[4] = {0x78, 0x56, 0x34, 0x12};
+    assert_int_equal(stm32isp_crc32_update(STM32ISP_CRC_INIT, word, 4), 0xDF8A8A2Bu);
+    /* Streaming in pieces equals one pass. */
+    uint8_t data[64];
+    uint64_t rng = 1;
+    fill_random(data, sizeof data, &rng);
+    uint32_t one = stm32isp_crc32_update(STM32ISP_CRC_INIT, data, 64);
+    uint32_t two =
+        stm32isp_crc32_update(stm32isp_crc32_update(STM32ISP_CRC_INIT, data, 20), data + 20, 44);
+    assert_int_equal(one, two);
+}
+
+static void test_checksum_command_and_verify(void **state)
+{
+    (void)state;
+    uint64_t rng = 23;
+    rig r;
+    rig_open_checksum(&r, "f072", 128, true, NULL, true);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    assert_true(stm32isp_offers(&r.client, AN3155_CMD_GET_CHECKSUM));
+    fill_random(blsim_flash(r.sim), 128 * 1024, &rng);
+    uint32_t crc;
+    assert_int_equal(stm32isp_cmd_get_checksum(&r.client, FLASH_BASE + 0x100, 0x2000, &crc),
+                     STM32ISP_OK);
+    assert_int_equal(
+        crc, stm32isp_crc32_update(STM32ISP_CRC_INIT, blsim_flash_const(r.sim) + 0x100, 0x2000));
+    assert_int_equal(stm32isp_cmd_get_checksum(&r.client, FLASH_BASE + 2, 8, &crc),
+                     STM32ISP_ERR_INVALID_ARG);
+
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE + 0x800, 40000, &rng);
+    mem_add(&m, FLASH_BASE + 0x10001, 333, &rng);
+    stm32isp_image image = mem_as_image(&m);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_UNITS, .verify = true};
+    stm32isp_program_report rep;
+    const blsim_stats *st = blsim_get_stats(r.sim);
+    uint64_t reads_before = st->command_count[AN3155_CMD_READ_MEMORY];
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, &rep), STM32ISP_OK);
+    assert_true(rep.verified_by_checksum);
+    assert_true(target_holds(r.sim, &m));
+    assert_int_equal(st->command_count[AN3155_CMD_READ_MEMORY], reads_before);
+    assert_true(st->command_count[AN3155_CMD_GET_CHECKSUM] >= 4); /* 16 KiB spans, 2 segments */
+
+    /* One byte off: the checksum sees it, the read-back finds where. */
+    uint32_t bad;
+    assert_int_equal(stm32isp_verify_image(&r.client, &image, &bad), STM32ISP_OK);
+    blsim_flash(r.sim)[0x800 + 30000] ^= 0x10;
+    assert_int_equal(stm32isp_verify_image(&r.client, &image, &bad), STM32ISP_ERR_VERIFY);
+    assert_int_equal(bad, FLASH_BASE + 0x800 + 30000);
+
+    /* Programming again repairs it, and reading back can be asked for. */
+    opts.verify_by_reading = true;
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, &rep), STM32ISP_OK);
+    assert_false(rep.verified_by_checksum);
+    assert_true(st->command_count[AN3155_CMD_READ_MEMORY] > reads_before + 100);
+    assert_true(target_holds(r.sim, &m));
+    mem_free(&m);
+    rig_close(&r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Protection                                                                 */
+
+static void test_readout_protection_round_trip(void **state)
+{
+    (void)state;
+    uint64_t rng = 13;
+    rig r;
+    rig_open(&r, "f103md", 64, true, NULL);
+    memset(blsim_flash(r.sim), 0x33, 64 * 1024);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    assert_int_equal(stm32isp_cmd_readout_protect(&r.client), STM32ISP_OK);
+    assert_true(blsim_readout_protected(r.sim));
+    assert_true(r.client.target.readout_protected);
+    assert_true(r.client.connected);
+
+    /* Connecting afresh sees it too; reading and programming are refused
+     * before anything is erased. */
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    assert_true(r.client.target.readout_protected);
+    uint8_t buf[4];
+    uint8_t *at = buf;
+    assert_int_equal(stm32isp_read_memory(&r.client, FLASH_BASE, 4, collect, &at),
+                     STM32ISP_ERR_READ_PROTECTED);
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE, 512, &rng);
+    stm32isp_image image = mem_as_image(&m);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_AUTO, .verify = true};
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_ERR_READ_PROTECTED);
+    assert_int_equal(blsim_get_stats(r.sim)->pages_erased, 0);
+    assert_int_equal(blsim_flash_const(r.sim)[100], 0x33);
+
+    /* Unprotecting, asked for, mass-erases; then programming works. */
+    assert_int_equal(stm32isp_cmd_readout_unprotect(&r.client), STM32ISP_OK);
+    assert_false(blsim_readout_protected(r.sim));
+    assert_false(r.client.target.readout_protected);
+    assert_int_equal(blsim_flash_const(r.sim)[100], 0xFF);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_OK);
+    assert_true(target_holds(r.sim, &m));
+    mem_free(&m);
+    rig_close(&r);
+}
+
+static void test_write_protection_blocks_programming_until_removed(void **state)
+{
+    (void)state;
+    uint64_t rng = 17;
+    rig r;
+    rig_open(&r, "f072", 64, true, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    const uint8_t sectors[1] = {0}; /* pages 0-1 */
+    assert_int_equal(stm32isp_cmd_write_protect(&r.client, sectors, 1), STM32ISP_OK);
+    assert_true(r.client.connected);
+
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE, 600, &rng);
+    stm32isp_image image = mem_as_image(&m);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_UNITS, .verify = true};
+    stm32isp_err err = stm32isp_program(&r.client, &image, &opts, NULL);
+    assert_int_not_equal(err, STM32ISP_OK);
+    assert_false(target_holds(r.sim, &m));
+
+    assert_int_equal(stm32isp_cmd_write_unprotect(&r.client), STM32ISP_OK);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_OK);
+    assert_true(target_holds(r.sim, &m));
+    mem_free(&m);
+    rig_close(&r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Faults                                                                     */
+
+typedef struct outcome_counts {
+    unsigned correct, clean_error, wrong;
+    unsigned by_error[STM32ISP_ERR__COUNT];
+} outcome_counts;
+
+/* One programming run under faults; returns nonzero virtual milliseconds. */
+static void fault_run(const char *device, bool pins, const blsim_faults *faults, uint64_t seed,
+                      outcome_counts *out)
+{
+    rig r;
+    /* The F072 runs model a bootloader with Get Checksum, so that both
+     * ways of verifying meet the faults. */
+    rig_open_checksum(&r, device, 0, pins, faults, strcmp(device, "f072") == 0);
+    uint64_t rng = seed * 7919u + 1u;
+    fill_random(blsim_flash(r.sim), blsim_flash_size(r.sim), &rng);
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE + 0x400, 6000, &rng);
+    mem_add(&m, FLASH_BASE + 0x2000, 700, &rng);
+    stm32isp_image image = mem_as_image(&m);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_UNITS, .verify = true};
+
+    uint64_t t0 = blsim_now_ns(r.sim);
+    stm32isp_err err = stm32isp_connect(&r.client);
+    if (err == STM32ISP_OK) {
+        err = stm32isp_program(&r.client, &image, &opts, NULL);
+    }
+    /* Never hangs: bounded in virtual time whatever the faults. */
+    assert_true((blsim_now_ns(r.sim) - t0) / 1000000000u < 120);
+    if (err == STM32ISP_OK) {
+        if (target_holds(r.sim, &m)) {
+            out->correct++;
+        } else {
+            out->wrong++;
+            print_message("WRONG TARGET: %s pins=%d seed=%llu\n", device, pins,
+                          (unsigned long long)seed);
+        }
+    } else {
+        assert_true(err > STM32ISP_OK && err < STM32ISP_ERR__COUNT);
+        if (getenv("CAMPAIGN_VERBOSE") != NULL) {
+            print_message("  %s pins=%d seed=%llu: %s\n", device, pins, (unsigned long long)seed,
+                          stm32isp_err_name(err));
+        }
+        out->clean_error++;
+        out->by_error[err]++;
+    }
+    mem_free(&m);
+    rig_close(&r);
+}
+
+typedef struct scenario {
+    const char *name;
+    const char *spec; /* blsim_faults_parse syntax; '@' takes a swept count */
+    /* Share of runs that must end correct, with and without reset lines. A
+     * target that resets while bytes are on the way hears them instead of
+     * its autobaud 0x7F and goes deaf: without an NRST line nothing brings
+     * it back, so those runs may only end in a clean error. */
+    unsigned min_correct_pct_pins, min_correct_pct_no_pins;
+} scenario;
+
+static const scenario scenarios[] = {
+    {"bit flips 1e-5", "flip=1e-5", 95, 95},       {"bit flips 1e-4", "flip=1e-4", 90, 85},
+    {"bit flips 1e-3", "flip=1e-3", 0, 0}, /* most runs fail: must fail cleanly */
+    {"bytes dropped 1e-4", "drop=1e-4", 95, 90},   {"bytes inserted 1e-4", "insert=1e-4", 95, 90},
+    {"NACK instead of ACK", "nack=@", 95, 95},     {"reset after byte N", "reset-byte=@", 95, 0},
+    {"reset mid-command N", "reset-cmd=@", 95, 0}, {"slowest flash", "slow", 100, 100},
+};
+
+static void test_fault_campaign_never_reports_a_wrong_target(void **state)
+{
+    (void)state;
+    const unsigned seeds = 40;
+    outcome_counts total = {0};
+    static const char *const targets[] = {"f103md", "f072"};
+    for (size_t s = 0; s < sizeof scenarios / sizeof scenarios[0]; s++) {
+        for (int pins = 1; pins >= 0; pins--) {
+            outcome_counts counts = {0};
+            for (unsigned seed = 1; seed <= seeds; seed++) {
+                char spec[96];
+                const char *at = strchr(scenarios[s].spec, '@');
+                if (at != NULL) {
+                    /* Count-based faults sweep their position with the seed. */
+                    snprintf(spec, sizeof spec, "%.*s%u,seed=%u", (int)(at - scenarios[s].spec),
+                             scenarios[s].spec, 3 + seed * 37 % 400, seed);
+                } else {
+                    snprintf(spec, sizeof spec, "%s,seed=%u", scenarios[s].spec, seed);
+                }
+                blsim_faults faults = {0};
+                char perr[128];
+                assert_int_equal(blsim_faults_parse(spec, &faults, perr, sizeof perr), 0);
+                fault_run(targets[seed % 2], pins, &faults, seed, &counts);
+            }
+            unsigned runs = counts.correct + counts.clean_error + counts.wrong;
+            print_message("fault campaign: %-20s %-9s runs %3u  correct %3u  clean error %3u  "
+                          "wrong %u\n",
+                          scenarios[s].name, pins ? "reset" : "no-reset", runs, counts.correct,
+                          counts.clean_error, counts.wrong);
+            assert_int_equal(counts.wrong, 0);
+            unsigned min_pct =
+                pins ? scenarios[s].min_correct_pct_pins : scenarios[s].min_correct_pct_no_pins;
+            assert_true(counts.correct * 100 >= min_pct * runs);
+            total.correct += counts.correct;
+            total.clean_error += counts.clean_error;
+            total.wrong += counts.wrong;
+            for (int e = 0; e < STM32ISP_ERR__COUNT; e++) {
+                total.by_error[e] += counts.by_error[e];
+            }
+        }
+    }
+    print_message("fault campaign total: correct %u, clean error %u, wrong %u\n", total.correct,
+                  total.clean_error, total.wrong);
+    for (int e = 0; e < STM32ISP_ERR__COUNT; e++) {
+        if (total.by_error[e] != 0) {
+            print_message("  clean errors %-18s %u\n", stm32isp_err_name((stm32isp_err)e),
+                          total.by_error[e]);
+        }
+    }
+    assert_int_equal(total.wrong, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_error_has_message_hint_and_unique_name),
+        cmocka_unit_test(test_connect_identifies_every_device),
+        cmocka_unit_test(test_connect_resyncs_with_a_bootloader_already_synchronised),
+        cmocka_unit_test(test_no_answer_is_no_sync_within_a_bound),
+        cmocka_unit_test(test_unknown_pid_is_refused_unless_overridden),
+        cmocka_unit_test(test_without_pins_resets_are_refused),
+        cmocka_unit_test(test_target_that_goes_silent_times_out),
+        cmocka_unit_test(test_get_version_and_read_write),
+        cmocka_unit_test(test_erase_with_one_byte_page_numbers_refuses_high_pages),
+        cmocka_unit_test(test_erase_splits_long_page_lists),
+        cmocka_unit_test(test_program_every_device_every_shape_keeps_the_rest),
+        cmocka_unit_test(test_auto_erase_picks_mass_erase_for_many_pages),
+        cmocka_unit_test(test_all_ff_blocks_are_skipped_after_erase),
+        cmocka_unit_test(test_image_that_does_not_fit_is_refused_before_any_erase),
+        cmocka_unit_test(test_progress_and_start_with_pins),
+        cmocka_unit_test(test_start_without_pins_uses_go),
+        cmocka_unit_test(test_read_memory_streams_to_a_sink),
+        cmocka_unit_test(test_crc_matches_the_reference_value),
+        cmocka_unit_test(test_checksum_command_and_verify),
+        cmocka_unit_test(test_readout_protection_round_trip),
+        cmocka_unit_test(test_write_protection_blocks_programming_until_removed),
+        cmocka_unit_test(test_fault_campaign_never_reports_a_wrong_target),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
