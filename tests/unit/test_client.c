@@ -146,11 +146,9 @@ static const struct {
     uint32_t flash_kb;
     uint16_t pid;
     uint8_t erase_opcode;
-    uint32_t page;
 } devices[] = {
-    {"f103md", 64, 0x410, 0x43, 1024},  {"f103md", 128, 0x410, 0x43, 1024},
-    {"f103hd", 256, 0x414, 0x43, 2048}, {"f103hd", 512, 0x414, 0x43, 2048},
-    {"f072", 64, 0x448, 0x44, 2048},    {"f072", 128, 0x448, 0x44, 2048},
+    {"f103md", 64, 0x410, 0x43},  {"f103md", 128, 0x410, 0x43}, {"f103hd", 256, 0x414, 0x43},
+    {"f103hd", 512, 0x414, 0x43}, {"f072", 64, 0x448, 0x44},    {"f072", 128, 0x448, 0x44},
 };
 #define DEVICE_COUNT (sizeof devices / sizeof devices[0])
 

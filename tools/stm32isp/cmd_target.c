@@ -409,7 +409,7 @@ static void json_target(FILE *f, const stm32isp_target_info *t)
                 t->flash_size_from_register ? "true" : "false");
     }
     fprintf(f, "\"bootloader_version\": \"%u.%u\", \"readout_protected\": %s",
-            t->bootloader_version >> 4, t->bootloader_version & 0xF,
+            (unsigned)(t->bootloader_version >> 4), (unsigned)(t->bootloader_version & 0xF),
             t->readout_protected ? "true" : "false");
     if (t->uid_valid) {
         fprintf(f, ", \"uid\": \"");
@@ -562,8 +562,9 @@ static void print_target(const session *s)
     const stm32isp_target_info *t = &s->client.target;
     const stm32isp_device *d = t->device;
     printf("device      %s (PID 0x%03x, %s)\n", d->name, t->pid, d->family);
-    printf("bootloader  v%u.%u, erase command 0x%02x, %u commands:", t->bootloader_version >> 4,
-           t->bootloader_version & 0xF, t->erase_opcode, t->command_count);
+    printf("bootloader  v%u.%u, erase command 0x%02x, %u commands:",
+           (unsigned)(t->bootloader_version >> 4), (unsigned)(t->bootloader_version & 0xF),
+           t->erase_opcode, t->command_count);
     for (unsigned i = 0; i < t->command_count; i++) {
         printf(" %02x", t->commands[i]);
     }
@@ -589,6 +590,7 @@ static void print_target(const session *s)
 
 typedef struct probe_extra {
     bool have_options;
+    uint32_t option_count;
     uint8_t option_bytes[16];
 } probe_extra;
 
@@ -597,7 +599,7 @@ static void probe_json(FILE *f, void *ctx)
     const probe_extra *p = ctx;
     if (p->have_options) {
         fprintf(f, ", \"option_bytes\": \"");
-        for (int i = 0; i < 16; i++) {
+        for (uint32_t i = 0; i < p->option_count; i++) {
             fprintf(f, "%02x", p->option_bytes[i]);
         }
         fputc('"', f);
@@ -610,19 +612,22 @@ static int run_probe(session *s)
     probe_extra extra = {0};
     if (code == EXIT_OK && !s->client.target.readout_protected) {
         const stm32isp_device *d = s->client.target.device;
-        uint32_t n = d->option_end - d->option_start;
-        n = n < 16 ? n : 16;
-        if (n > 0 &&
+        uint32_t n = d->option_end > d->option_start ? d->option_end - d->option_start : 0;
+        if (n > sizeof extra.option_bytes) {
+            n = sizeof extra.option_bytes;
+        }
+        if (n != 0 &&
             stm32isp_cmd_read(&s->client, d->option_start, extra.option_bytes, n) == STM32ISP_OK) {
             extra.have_options = true;
+            extra.option_count = n;
         }
     }
     if (code == EXIT_OK && human(s->o)) {
         print_target(s);
         if (extra.have_options) {
             printf("options     ");
-            for (int i = 0; i < 16; i++) {
-                printf("%02x%s", extra.option_bytes[i], i % 2 == 1 && i < 15 ? " " : "");
+            for (uint32_t i = 0; i < extra.option_count; i++) {
+                printf("%02x%s", extra.option_bytes[i], i % 2 == 1 ? " " : "");
             }
             printf("\n");
         }
