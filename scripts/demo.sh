@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `make demo`: the simulated target at work.
 #
-# The flashing job (master EEPROM -> target) does not exist yet (issue 4), so
-# for now this shows the foundation it will stand on: Debian's stm32flash
-# programs, verifies and starts a small firmware image on `stm32isp sim`, a
-# byte-faithful model of an STM32F103's ROM bootloader, and the demo checks the
-# simulated flash against the image.
+# The flashing job (master EEPROM -> target) arrives with issue 4. Until then
+# this shows the library it will run, from the PC: `stm32isp flash` programs,
+# verifies and starts a small firmware image on `stm32isp sim`, a
+# byte-faithful model of an STM32F103's ROM bootloader, and the demo checks
+# the simulated flash against the image.
 set -euo pipefail
 
 stm32isp=${1:-build/bin/stm32isp}
@@ -19,8 +19,8 @@ trap cleanup EXIT
 
 json_field() { sed -n "s/.*\"$1\": \([^,}]*\).*/\1/p" "$2" | head -1; }
 
-echo "== stm32isp demo: the simulated STM32F103 bootloader, driven by stm32flash"
-echo "   (the master's own flashing job arrives with issue 4; this shows its test bench)"
+echo "== stm32isp demo: stm32isp flash on a simulated STM32F103 bootloader"
+echo "   (the master's own EEPROM-to-target job arrives with issue 4; this is its library, run from a PC)"
 echo
 
 # A 12 KiB example "firmware": a vector table the model accepts as a program
@@ -37,9 +37,8 @@ echo "-- firmware.bin: $(stat -c %s "$work/firmware.bin") bytes"
 sim_pid=$!
 for _ in $(seq 1 100); do [[ -e $work/target ]] && break; sleep 0.05; done
 
-echo "-- stm32flash -b 115200 -m 8n1 -w firmware.bin -v -g 0x08000000 <simulated port>"
-timeout 60 stm32flash -b 115200 -m 8n1 -w "$work/firmware.bin" -v -g 0x08000000 "$work/target" \
-    2>&1 | tr '\r' '\n' | grep -E "Device ID|Flash|Wrote and verified address 0x08003000|Starting|Done" || true
+echo "-- stm32isp flash firmware.bin --port <simulated port>"
+timeout 60 "$stm32isp" flash "$work/firmware.bin" --port "$work/target" | sed 's/^/   /'
 wait "$sim_pid"
 sim_pid=
 
