@@ -12,6 +12,7 @@ packages=(
     libelf-dev                 # ELF images (stm32isp flash, pack)
     clang-format cppcheck      # lint gates in `make test`
     stm32flash                 # interop test: a client nobody here wrote
+    gcc-arm-none-eabi binutils-arm-none-eabi  # MCU build of the library, test ELF images
 )
 
 missing=()
