@@ -1,8 +1,9 @@
 /*
  * Firmware file readers. Each reader turns its input into chunks (address,
- * bytes); a common step sorts them, refuses overlaps, and merges touching
- * chunks into segments. Every length and address is checked before use:
- * these functions see files from anywhere.
+ * bytes, where in the file); a common step sorts them, accepts overlaps only
+ * where the bytes agree, and merges touching chunks into segments. Every
+ * length and address is checked before use: these functions see files from
+ * anywhere.
  */
 #include "imagefile.h"
 
@@ -16,15 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct chunk {
     uint32_t address;
     uint32_t length;
-    size_t offset; /* into the pool */
+    size_t offset;  /* into the pool */
+    unsigned where; /* line (text formats) or program header index (ELF) */
 } chunk;
 
 typedef struct builder {
     const char *name;
+    bool where_is_line; /* false: `where` is an ELF program header index */
     chunk *chunks;
     size_t count, capacity;
     uint8_t *pool;
@@ -33,6 +38,7 @@ typedef struct builder {
     size_t err_size;
 } builder;
 
+/* Writes "name:line: what" (or "name: what" for line 0) and returns -1. */
 __attribute__((format(printf, 3, 4))) static int fail(builder *b, unsigned line, const char *fmt,
                                                       ...)
 {
@@ -41,6 +47,9 @@ __attribute__((format(printf, 3, 4))) static int fail(builder *b, unsigned line,
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    if (b->err == NULL || b->err_size == 0) {
+        return -1;
+    }
     if (line != 0) {
         snprintf(b->err, b->err_size, "%s:%u: %s", b->name, line, what);
     } else {
@@ -49,16 +58,20 @@ __attribute__((format(printf, 3, 4))) static int fail(builder *b, unsigned line,
     return -1;
 }
 
-static int add_chunk(builder *b, unsigned line, uint64_t address, const uint8_t *data,
+static int add_chunk(builder *b, unsigned where, uint64_t address, const uint8_t *data,
                      size_t length)
 {
+    unsigned line = b->where_is_line ? where : 0;
     if (length == 0) {
         return 0;
     }
-    if (address + length > 0x100000000ull) {
-        return fail(b, line, "data at 0x%08" PRIx64 " runs past the 4 GiB address space", address);
+    if (address > 0xFFFFFFFFull || length > 0x100000000ull - address) {
+        return fail(b, line,
+                    "data at 0x%08" PRIx64 " (%zu bytes) runs past the end of the 4 GiB "
+                    "address space (0xFFFFFFFF)",
+                    address, length);
     }
-    if (b->pool_size + length > IMAGE_MAX_FILE_SIZE) {
+    if (length > IMAGE_MAX_FILE_SIZE || b->pool_size > IMAGE_MAX_FILE_SIZE - length) {
         return fail(b, line, "more than %u MiB of data", IMAGE_MAX_FILE_SIZE >> 20);
     }
     if (b->count == b->capacity) {
@@ -83,11 +96,12 @@ static int add_chunk(builder *b, unsigned line, uint64_t address, const uint8_t 
         b->pool_capacity = cap;
     }
     memcpy(b->pool + b->pool_size, data, length);
-    b->chunks[b->count++] = (chunk){(uint32_t)address, (uint32_t)length, b->pool_size};
+    b->chunks[b->count++] = (chunk){(uint32_t)address, (uint32_t)length, b->pool_size, where};
     b->pool_size += length;
     return 0;
 }
 
+/* By address; equal addresses keep file order (the pool grows in it). */
 static int by_address(const void *a, const void *b)
 {
     const chunk *x = a, *y = b;
@@ -97,45 +111,91 @@ static int by_address(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Sorts, refuses overlaps, merges touching chunks into segments. */
+/* The message for chunk `i` disagreeing, at `address`, with bytes already
+ * taken from an earlier chunk (any earlier chunk covering `address` holds
+ * the same byte as the payload, or loading would have stopped there). */
+static int overlap_error(builder *b, size_t i, uint32_t address, uint8_t had)
+{
+    const chunk *c = &b->chunks[i];
+    uint8_t now = b->pool[c->offset + (address - c->address)];
+    unsigned other = 0;
+    for (size_t j = i; j-- > 0;) {
+        const chunk *p = &b->chunks[j];
+        if (p->address <= address && address - p->address < p->length) {
+            other = p->where;
+            break;
+        }
+    }
+    if (b->where_is_line) {
+        return fail(b, c->where,
+                    "overlapping data differs at 0x%08" PRIx32
+                    " (0x%02X here, 0x%02X from line %u)",
+                    address, now, had, other);
+    }
+    return fail(b, 0,
+                "program headers %u and %u overlap with different data at 0x%08" PRIx32
+                " (0x%02X and 0x%02X)",
+                other, c->where, address, had, now);
+}
+
+/* Sorts, checks overlaps, merges touching and overlapping chunks into
+ * segments, and hands the result to `out` (left zeroed on failure). */
 static int finish(builder *b, image_format format, loaded_image *out)
 {
     if (b->count == 0) {
         return fail(b, 0, "the file holds no data to program");
     }
     qsort(b->chunks, b->count, sizeof *b->chunks, by_address);
-    out->segments = calloc(b->count, sizeof *out->segments);
-    out->payload = malloc(b->pool_size);
-    if (out->segments == NULL || out->payload == NULL) {
-        image_free(out);
+    loaded_image img = {0};
+    size_t seg_capacity = b->count < IMAGE_MAX_SEGMENTS ? b->count : IMAGE_MAX_SEGMENTS;
+    img.segments = calloc(seg_capacity, sizeof *img.segments);
+    img.payload = malloc(b->pool_size);
+    if (img.segments == NULL || img.payload == NULL) {
+        image_free(&img);
         return fail(b, 0, "out of memory");
     }
     size_t seg = 0;
-    uint32_t at = 0;
+    uint32_t at = 0;        /* payload bytes so far */
+    uint32_t seg_start = 0; /* payload offset of the current segment */
+    uint64_t seg_end = 0;   /* one past the current segment's last address */
     for (size_t i = 0; i < b->count; i++) {
         const chunk *c = &b->chunks[i];
-        if (i > 0) {
-            const chunk *p = &b->chunks[i - 1];
-            uint64_t prev_end = (uint64_t)p->address + p->length;
-            if (c->address < prev_end) {
-                image_free(out);
-                return fail(b, 0, "data overlaps at 0x%08" PRIx32 " (two records for one address)",
-                            c->address);
+        const uint8_t *bytes = b->pool + c->offset;
+        uint64_t c_end = (uint64_t)c->address + c->length;
+        if (seg == 0 || c->address > seg_end) {
+            if (seg == IMAGE_MAX_SEGMENTS) {
+                image_free(&img);
+                return fail(b, 0, "more than %u separate segments", IMAGE_MAX_SEGMENTS);
             }
-            if (c->address == prev_end) {
-                out->segments[seg - 1].length += c->length;
-                memcpy(out->payload + at, b->pool + c->offset, c->length);
-                at += c->length;
-                continue;
+            img.segments[seg++] = (stm32isp_segment){c->address, c->length};
+            seg_start = at;
+            seg_end = c_end;
+            memcpy(img.payload + at, bytes, c->length);
+            at += c->length;
+            continue;
+        }
+        /* Touches or overlaps the current segment. */
+        stm32isp_segment *s = &img.segments[seg - 1];
+        uint64_t same_end = c_end < seg_end ? c_end : seg_end;
+        for (uint64_t a = c->address; a < same_end; a++) {
+            uint8_t had = img.payload[seg_start + (a - s->address)];
+            if (had != bytes[a - c->address]) {
+                image_free(&img);
+                return overlap_error(b, i, (uint32_t)a, had);
             }
         }
-        out->segments[seg++] = (stm32isp_segment){c->address, c->length};
-        memcpy(out->payload + at, b->pool + c->offset, c->length);
-        at += c->length;
+        if (c_end > seg_end) {
+            uint32_t extra = (uint32_t)(c_end - seg_end);
+            memcpy(img.payload + at, bytes + (c->length - extra), extra);
+            at += extra;
+            s->length += extra;
+            seg_end = c_end;
+        }
     }
-    out->segment_count = seg;
-    out->payload_size = at;
-    out->format = format;
+    img.segment_count = seg;
+    img.payload_size = at;
+    img.format = format;
+    *out = img;
     return 0;
 }
 
@@ -156,20 +216,61 @@ static int hex_digit(char ch)
     return -1;
 }
 
-/* Decodes `len` hex characters into len/2 bytes; false on a non-hex digit. */
-static bool decode_hex(const char *text, size_t len, uint8_t *out)
+/* Decodes `len` (even) hex characters into len/2 bytes. Returns the index
+ * of the first character that is not a hex digit, or `len`. */
+static size_t decode_hex(const char *text, size_t len, uint8_t *out)
 {
     for (size_t i = 0; i + 1 < len; i += 2) {
         int hi = hex_digit(text[i]), lo = hex_digit(text[i + 1]);
-        if (hi < 0 || lo < 0) {
-            return false;
+        if (hi < 0) {
+            return i;
+        }
+        if (lo < 0) {
+            return i + 1;
         }
         out[i / 2] = (uint8_t)(hi << 4 | lo);
     }
-    return true;
+    return len;
 }
 
-/* Iterates over lines, without their line ends; false at the end. */
+/* "'Z'" for a printable character, "byte 0x00" otherwise. */
+static const char *show_char(char ch, char *buf, size_t size)
+{
+    unsigned char u = (unsigned char)ch;
+    if (u >= 0x21 && u < 0x7F) {
+        snprintf(buf, size, "'%c'", ch);
+    } else {
+        snprintf(buf, size, "byte 0x%02X", u);
+    }
+    return buf;
+}
+
+/* Checks the digits of a record whose text is `line` and whose hex part
+ * starts at `first`; decodes into `rec` (at most `rec_size` bytes). */
+static int decode_record(builder *b, unsigned number, const char *line, size_t len, size_t first,
+                         uint8_t *rec, size_t rec_size, size_t *bytes)
+{
+    size_t digits = len - first;
+    for (size_t i = first; i < len; i++) {
+        if (hex_digit(line[i]) < 0) {
+            char shown[16];
+            return fail(b, number, "invalid hex digit %s in column %zu",
+                        show_char(line[i], shown, sizeof shown), i + 1);
+        }
+    }
+    if (digits % 2 != 0) {
+        return fail(b, number, "odd number of hex digits (%zu)", digits);
+    }
+    if (digits / 2 > rec_size) {
+        return fail(b, number, "record too long (%zu bytes)", digits / 2);
+    }
+    (void)decode_hex(line + first, digits, rec);
+    *bytes = digits / 2;
+    return 0;
+}
+
+/* Iterates over lines, without their line ends and surrounding blanks;
+ * false at the end. */
 typedef struct line_reader {
     const char *text;
     size_t size, at;
@@ -204,64 +305,80 @@ static int load_ihex(builder *b, const uint8_t *data, size_t size, loaded_image 
     const char *line;
     size_t len;
     uint32_t base = 0;
-    bool ended = false;
+    unsigned ended = 0; /* the end-of-file record's line */
     uint8_t rec[1 + 2 + 1 + 255 + 1];
+    b->where_is_line = true;
     while (next_line(&r, &line, &len)) {
         if (len == 0) {
             continue;
         }
-        if (ended) {
-            return fail(b, r.number, "data after the end-of-file record");
+        if (ended != 0) {
+            return fail(b, r.number, "data after the end-of-file record (line %u)", ended);
         }
         if (line[0] != ':') {
-            return fail(b, r.number, "a record must start with ':'");
+            char shown[16];
+            return fail(b, r.number, "a record must start with ':', not %s",
+                        show_char(line[0], shown, sizeof shown));
         }
-        if (len < 11 || (len - 1) % 2 != 0) {
-            return fail(b, r.number, "record too short or odd number of digits");
+        size_t bytes;
+        if (decode_record(b, r.number, line, len, 1, rec, sizeof rec, &bytes) != 0) {
+            return -1;
         }
-        size_t bytes = (len - 1) / 2;
-        if (bytes > sizeof rec || !decode_hex(line + 1, len - 1, rec)) {
-            return fail(b, r.number, "not a hexadecimal record");
+        if (bytes < 5) {
+            return fail(b, r.number, "record too short (%zu bytes, at least 5)", bytes);
         }
         uint8_t count = rec[0];
         if (bytes != (size_t)count + 5) {
-            return fail(b, r.number, "byte count 0x%02X does not match the record's length", count);
+            return fail(b, r.number, "byte count 0x%02X says %u data bytes, the record has %zu",
+                        count, count, bytes - 5);
         }
         uint8_t sum = 0;
-        for (size_t i = 0; i < bytes; i++) {
+        for (size_t i = 0; i + 1 < bytes; i++) {
             sum = (uint8_t)(sum + rec[i]);
         }
-        if (sum != 0) {
+        uint8_t expected = (uint8_t)(0x100u - sum); /* two's complement of the sum */
+        if (expected != rec[bytes - 1]) {
             return fail(b, r.number, "checksum mismatch (record says 0x%02X, computed 0x%02X)",
-                        rec[bytes - 1], (uint8_t)(rec[bytes - 1] - sum));
+                        rec[bytes - 1], expected);
         }
         uint16_t offset = (uint16_t)(rec[1] << 8 | rec[2]);
         const uint8_t *payload = rec + 4;
         switch (rec[3]) {
         case 0x00:
+            /* A record crossing a 64 KiB boundary continues linearly. */
             if (add_chunk(b, r.number, (uint64_t)base + offset, payload, count) != 0) {
                 return -1;
             }
             break;
         case 0x01:
-            ended = true;
+            if (count != 0) {
+                return fail(b, r.number, "the end-of-file record carries %u data bytes", count);
+            }
+            ended = r.number;
             break;
         case 0x02:
         case 0x04:
             if (count != 2) {
-                return fail(b, r.number, "an address record carries 2 bytes");
+                return fail(b, r.number, "an address record (type 0x%02X) carries 2 bytes, not %u",
+                            rec[3], count);
             }
             base = rec[3] == 0x02 ? (uint32_t)(payload[0] << 8 | payload[1]) << 4
                                   : (uint32_t)(payload[0] << 8 | payload[1]) << 16;
             break;
         case 0x03:
         case 0x05:
-            break; /* start address: the part boots from its vector table */
+            if (count != 4) {
+                return fail(b, r.number,
+                            "a start address record (type 0x%02X) carries 4 bytes, "
+                            "not %u",
+                            rec[3], count);
+            }
+            break; /* the part boots from its vector table */
         default:
             return fail(b, r.number, "unknown record type 0x%02X", rec[3]);
         }
     }
-    if (!ended) {
+    if (ended == 0) {
         return fail(b, r.number, "no end-of-file record (:00000001FF): the file is truncated");
     }
     return finish(b, IMAGE_FORMAT_IHEX, out);
@@ -269,31 +386,40 @@ static int load_ihex(builder *b, const uint8_t *data, size_t size, loaded_image 
 
 static int load_srec(builder *b, const uint8_t *data, size_t size, loaded_image *out)
 {
+    static const int address_bytes[10] = {2, 2, 3, 4, 0, 2, 3, 4, 3, 2};
     line_reader r = {(const char *)data, size, 0, 0};
     const char *line;
     size_t len;
-    bool ended = false;
+    unsigned ended = 0; /* the termination record's line */
     uint32_t data_records = 0;
     uint8_t rec[256];
+    b->where_is_line = true;
     while (next_line(&r, &line, &len)) {
         if (len == 0) {
             continue;
         }
-        if (ended) {
-            return fail(b, r.number, "data after the termination record");
+        if (ended != 0) {
+            return fail(b, r.number, "data after the termination record (line %u)", ended);
         }
-        if (len < 4 || line[0] != 'S' || line[1] < '0' || line[1] > '9') {
+        if (len < 2 || line[0] != 'S' || line[1] < '0' || line[1] > '9') {
             return fail(b, r.number, "a record must start with S0..S9");
         }
         int type = line[1] - '0';
-        if ((len - 2) % 2 != 0 || (len - 2) / 2 > sizeof rec ||
-            !decode_hex(line + 2, len - 2, rec)) {
-            return fail(b, r.number, "not a hexadecimal record");
+        if (type == 4) {
+            return fail(b, r.number, "S4 is not a valid record type");
         }
-        size_t bytes = (len - 2) / 2;
+        size_t bytes;
+        if (decode_record(b, r.number, line, len, 2, rec, sizeof rec, &bytes) != 0) {
+            return -1;
+        }
+        int ab = address_bytes[type];
+        if (bytes < (size_t)ab + 2) {
+            return fail(b, r.number, "S%d record too short (%zu bytes, at least %d)", type, bytes,
+                        ab + 2);
+        }
         if (bytes != (size_t)rec[0] + 1) {
-            return fail(b, r.number, "byte count 0x%02X does not match the record's length",
-                        rec[0]);
+            return fail(b, r.number, "byte count 0x%02X says %u bytes follow, the record has %zu",
+                        rec[0], rec[0], bytes - 1);
         }
         uint8_t sum = 0;
         for (size_t i = 0; i + 1 < bytes; i++) {
@@ -303,11 +429,6 @@ static int load_srec(builder *b, const uint8_t *data, size_t size, loaded_image 
         if (expected != rec[bytes - 1]) {
             return fail(b, r.number, "checksum mismatch (record says 0x%02X, computed 0x%02X)",
                         rec[bytes - 1], expected);
-        }
-        static const int address_bytes[10] = {2, 2, 3, 4, 0, 2, 3, 4, 3, 2};
-        int ab = address_bytes[type];
-        if (type == 4 || bytes < (size_t)ab + 2) {
-            return fail(b, r.number, "malformed S%d record", type);
         }
         uint32_t address = 0;
         for (int i = 0; i < ab; i++) {
@@ -335,13 +456,13 @@ static int load_srec(builder *b, const uint8_t *data, size_t size, loaded_image 
         case 7:
         case 8:
         case 9:
-            ended = true;
+            ended = r.number; /* its address (the entry point) is not needed */
             break;
         default:
             break; /* S0: header text */
         }
     }
-    if (!ended) {
+    if (ended == 0) {
         return fail(b, r.number, "no termination record (S7/S8/S9): the file is truncated");
     }
     return finish(b, IMAGE_FORMAT_SREC, out);
@@ -350,62 +471,99 @@ static int load_srec(builder *b, const uint8_t *data, size_t size, loaded_image 
 /* ------------------------------------------------------------------------- */
 /* ELF                                                                        */
 
-static int load_elf(builder *b, const uint8_t *data, size_t size, loaded_image *out)
+static int load_elf_headers(builder *b, Elf *e, const uint8_t *data, size_t size)
 {
-    if (elf_version(EV_CURRENT) == EV_NONE) {
-        return fail(b, 0, "libelf is unusable");
-    }
-    /* libelf wants a writable buffer; it does not change it in read mode. */
-    Elf *e = elf_memory((char *)(uintptr_t)data, size);
-    if (e == NULL || elf_kind(e) != ELF_K_ELF) {
-        if (e != NULL) {
-            elf_end(e);
-        }
-        return fail(b, 0, "not a valid ELF file");
-    }
-    int rc = -1;
     GElf_Ehdr eh;
     size_t phnum;
-    if (gelf_getehdr(e, &eh) == NULL || elf_getphdrnum(e, &phnum) != 0) {
-        fail(b, 0, "malformed ELF header: %s", elf_errmsg(-1));
-        goto out;
+    if (elf_kind(e) != ELF_K_ELF || gelf_getehdr(e, &eh) == NULL) {
+        return fail(b, 0, "malformed ELF header: %s", elf_errmsg(-1));
     }
-    if (eh.e_ident[EI_CLASS] != ELFCLASS32) {
-        fail(b, 0, "a 64-bit ELF file: STM32 images are 32-bit");
-        goto out;
+    if (elf_getphdrnum(e, &phnum) != 0) {
+        return fail(b, 0, "malformed program header table: %s", elf_errmsg(-1));
     }
-    if (eh.e_ident[EI_DATA] != ELFDATA2LSB) {
-        fail(b, 0, "a big-endian ELF file: STM32 images are little-endian");
-        goto out;
+    if (phnum == 0) {
+        return fail(b, 0, "no program headers (is it an object file, not a linked image?)");
+    }
+    if (eh.e_phoff > size || (uint64_t)phnum * eh.e_phentsize > size - eh.e_phoff ||
+        eh.e_phentsize != sizeof(Elf32_Phdr)) {
+        return fail(b, 0, "the program header table lies beyond the end of the file (truncated?)");
     }
     size_t loads = 0;
     for (size_t i = 0; i < phnum; i++) {
         GElf_Phdr ph;
-        if (gelf_getphdr(e, (int)i, &ph) == NULL) {
-            fail(b, 0, "malformed program header %zu", i);
-            goto out;
+        if (i > (size_t)INT32_MAX || gelf_getphdr(e, (int)i, &ph) == NULL) {
+            return fail(b, 0, "malformed program header %zu: %s", i, elf_errmsg(-1));
         }
         if (ph.p_type != PT_LOAD || ph.p_filesz == 0) {
             continue;
         }
+        if (ph.p_filesz > ph.p_memsz) {
+            return fail(b, 0,
+                        "program header %zu: file size 0x%" PRIx64
+                        " larger than memory size 0x%" PRIx64,
+                        i, (uint64_t)ph.p_filesz, (uint64_t)ph.p_memsz);
+        }
         if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset) {
-            fail(b, 0, "segment %zu lies beyond the end of the file (truncated?)", i);
-            goto out;
+            return fail(b, 0,
+                        "program header %zu: its %" PRIu64 " bytes at file offset 0x%" PRIx64
+                        " lie beyond the end of the file (%zu bytes; truncated?)",
+                        i, (uint64_t)ph.p_filesz, (uint64_t)ph.p_offset, size);
         }
         /* The load address: where .data's initial values sit in flash. */
-        if (add_chunk(b, 0, ph.p_paddr, data + ph.p_offset, ph.p_filesz) != 0) {
-            goto out;
+        if (add_chunk(b, (unsigned)i, ph.p_paddr, data + ph.p_offset, ph.p_filesz) != 0) {
+            return -1;
         }
         loads++;
     }
     if (loads == 0) {
-        fail(b, 0, "no loadable segment with data (is it an object file, not a linked image?)");
-        goto out;
+        return fail(b, 0,
+                    "no loadable segment with data (is it an object file, not a linked "
+                    "image?)");
     }
-    rc = finish(b, IMAGE_FORMAT_ELF, out);
-out:
-    elf_end(e);
-    return rc;
+    return 0;
+}
+
+static int load_elf(builder *b, const uint8_t *data, size_t size, loaded_image *out)
+{
+    b->where_is_line = false;
+    /* Class and byte order from the raw identification, before libelf. */
+    if (size < EI_NIDENT || memcmp(data, ELFMAG, SELFMAG) != 0) {
+        return fail(b, 0, "not an ELF file (no 7F 'E' 'L' 'F' magic)");
+    }
+    if (data[EI_CLASS] == ELFCLASS64) {
+        return fail(b, 0, "a 64-bit ELF file: STM32 images are ELF32");
+    }
+    if (data[EI_CLASS] != ELFCLASS32) {
+        return fail(b, 0, "unknown ELF class %u", data[EI_CLASS]);
+    }
+    if (data[EI_DATA] == ELFDATA2MSB) {
+        return fail(b, 0, "a big-endian ELF file: STM32 images are little-endian");
+    }
+    if (data[EI_DATA] != ELFDATA2LSB) {
+        return fail(b, 0, "unknown ELF byte order %u", data[EI_DATA]);
+    }
+    if (size < sizeof(Elf32_Ehdr)) {
+        return fail(b, 0, "truncated ELF header (%zu bytes, %zu needed)", size, sizeof(Elf32_Ehdr));
+    }
+    if (elf_version(EV_CURRENT) == EV_NONE) {
+        return fail(b, 0, "libelf is unusable: %s", elf_errmsg(-1));
+    }
+    /* libelf takes a writable buffer: give it a private copy. */
+    char *copy = malloc(size);
+    if (copy == NULL) {
+        return fail(b, 0, "out of memory");
+    }
+    memcpy(copy, data, size);
+    Elf *e = elf_memory(copy, size);
+    int rc;
+    if (e == NULL) {
+        rc = fail(b, 0, "malformed ELF file: %s", elf_errmsg(-1));
+    } else {
+        rc = load_elf_headers(b, e, data, size);
+        elf_end(e);
+    }
+    free(copy);
+    return rc == 0 ? finish(b, IMAGE_FORMAT_ELF, out) : rc;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -421,6 +579,9 @@ bool image_format_parse(const char *name, image_format *out)
         {"hex", IMAGE_FORMAT_IHEX},  {"ihex", IMAGE_FORMAT_IHEX}, {"srec", IMAGE_FORMAT_SREC},
         {"s19", IMAGE_FORMAT_SREC},  {"elf", IMAGE_FORMAT_ELF},
     };
+    if (name == NULL) {
+        return false;
+    }
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcasecmp(name, names[i].name) == 0) {
             *out = names[i].format;
@@ -449,7 +610,8 @@ const char *image_format_name(image_format format)
 
 static bool has_extension(const char *name, const char *const *exts)
 {
-    const char *dot = strrchr(name, '.');
+    const char *slash = strrchr(name, '/');
+    const char *dot = strrchr(slash != NULL ? slash : name, '.');
     for (; dot != NULL && *exts != NULL; exts++) {
         if (strcasecmp(dot + 1, *exts) == 0) {
             return true;
@@ -460,21 +622,24 @@ static bool has_extension(const char *name, const char *const *exts)
 
 static image_format detect(const char *name, const uint8_t *data, size_t size)
 {
+    static const char *const bin_ext[] = {"bin", NULL};
     static const char *const hex_ext[] = {"hex", "ihex", "ihx", NULL};
     static const char *const srec_ext[] = {"srec", "s19", "s28", "s37", "mot", NULL};
     static const char *const elf_ext[] = {"elf", "axf", "out", NULL};
-    if (size >= 4 && memcmp(data, "\177ELF", 4) == 0) {
+    if (size >= SELFMAG && memcmp(data, ELFMAG, SELFMAG) == 0) {
         return IMAGE_FORMAT_ELF;
+    }
+    if (has_extension(name, bin_ext)) {
+        return IMAGE_FORMAT_BIN; /* raw bytes may well start with ':' or "S1" */
     }
     size_t i = 0;
     while (i < size && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n')) {
         i++;
     }
-    if (i < size && data[i] == ':' && !has_extension(name, (const char *const[]){"bin", NULL})) {
+    if (i < size && data[i] == ':') {
         return IMAGE_FORMAT_IHEX;
     }
-    if (i + 1 < size && data[i] == 'S' && data[i + 1] >= '0' && data[i + 1] <= '9' &&
-        !has_extension(name, (const char *const[]){"bin", NULL})) {
+    if (i + 1 < size && data[i] == 'S' && data[i + 1] >= '0' && data[i + 1] <= '9') {
         return IMAGE_FORMAT_SREC;
     }
     if (has_extension(name, hex_ext)) {
@@ -494,9 +659,19 @@ int image_load_buffer(const char *name, const uint8_t *data, size_t size, image_
                       size_t err_size)
 {
     memset(out, 0, sizeof *out);
-    builder b = {.name = name, .err = err, .err_size = err_size};
+    if (err != NULL && err_size != 0) {
+        err[0] = '\0';
+    }
+    builder b = {.name = name != NULL ? name : "(buffer)", .err = err, .err_size = err_size};
+    if (data == NULL || size == 0) {
+        return fail(&b, 0, "the file is empty: no data to program");
+    }
+    if (size > IMAGE_MAX_FILE_SIZE) {
+        return fail(&b, 0, "file too large (%zu bytes; the limit is %u MiB)", size,
+                    IMAGE_MAX_FILE_SIZE >> 20);
+    }
     if (format == IMAGE_FORMAT_AUTO) {
-        format = detect(name, data, size);
+        format = detect(b.name, data, size);
     }
     int rc;
     switch (format) {
@@ -527,53 +702,80 @@ int image_load(const char *path, image_format format, bool has_address, uint32_t
                loaded_image *out, char *err, size_t err_size)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    uint8_t *data = NULL;
-    size_t size = 0, capacity = 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, err_size, "cannot read %s: %s", path, strerror(EISDIR));
+        close(fd);
+        return -1;
+    }
+    if (S_ISREG(st.st_mode) && st.st_size > (off_t)IMAGE_MAX_FILE_SIZE) {
+        snprintf(err, err_size, "%s: file too large (%jd bytes; the limit is %u MiB)", path,
+                 (intmax_t)st.st_size, IMAGE_MAX_FILE_SIZE >> 20);
+        close(fd);
+        return -1;
+    }
+    /* Read up to one byte past the limit: pipes and growing files have no
+     * trustworthy size. */
+    size_t capacity = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+    uint8_t *data = malloc(capacity);
+    size_t size = 0;
+    int rc = -1;
+    if (data == NULL) {
+        snprintf(err, err_size, "%s: out of memory", path);
+        goto out;
+    }
     for (;;) {
         if (size == capacity) {
-            if (capacity >= IMAGE_MAX_FILE_SIZE) {
-                snprintf(err, err_size, "%s: larger than %u MiB; not a firmware image", path,
+            if (capacity > IMAGE_MAX_FILE_SIZE) {
+                snprintf(err, err_size, "%s: file too large (more than %u MiB)", path,
                          IMAGE_MAX_FILE_SIZE >> 20);
-                free(data);
-                fclose(f);
-                return -1;
+                goto out;
             }
-            capacity = capacity != 0 ? capacity * 2 : 65536;
-            uint8_t *p = realloc(data, capacity);
+            size_t grown =
+                capacity * 2 > IMAGE_MAX_FILE_SIZE + 1 ? IMAGE_MAX_FILE_SIZE + 1 : capacity * 2;
+            uint8_t *p = realloc(data, grown);
             if (p == NULL) {
                 snprintf(err, err_size, "%s: out of memory", path);
-                free(data);
-                fclose(f);
-                return -1;
+                goto out;
             }
             data = p;
+            capacity = grown;
         }
-        size_t n = fread(data + size, 1, capacity - size, f);
-        size += n;
+        ssize_t n = read(fd, data + size, capacity - size);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
+            goto out;
+        }
         if (n == 0) {
             break;
         }
+        size += (size_t)n;
     }
-    bool read_error = ferror(f) != 0;
-    fclose(f);
-    if (read_error) {
-        snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
-        free(data);
-        return -1;
-    }
-    int rc = image_load_buffer(path, data != NULL ? data : (const uint8_t *)"", size, format,
-                               has_address, address, out, err, err_size);
+    rc = image_load_buffer(path, data, size, format, has_address, address, out, err, err_size);
+out:
     free(data);
+    close(fd);
     return rc;
 }
 
 void image_free(loaded_image *img)
 {
+    if (img == NULL) {
+        return;
+    }
     free(img->segments);
     free(img->payload);
     memset(img, 0, sizeof *img);
@@ -585,7 +787,9 @@ static int payload_read(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
     if (offset > img->payload_size || len > img->payload_size - offset) {
         return -1;
     }
-    memcpy(buf, img->payload + offset, len);
+    if (len != 0) {
+        memcpy(buf, img->payload + offset, len);
+    }
     return 0;
 }
 
@@ -595,4 +799,30 @@ void image_as_stm32isp(const loaded_image *img, stm32isp_image *out)
     out->segment_count = img->segment_count;
     out->read = payload_read;
     out->ctx = (void *)(uintptr_t)img;
+}
+
+int64_t image_payload_offset(const loaded_image *img, uint32_t address)
+{
+    /* Binary search for the last segment starting at or below `address`. */
+    size_t lo = 0, hi = img->segment_count;
+    int64_t offset = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (img->segments[mid].address <= address) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == 0) {
+        return -1;
+    }
+    const stm32isp_segment *s = &img->segments[lo - 1];
+    if (address - s->address >= s->length) {
+        return -1;
+    }
+    for (size_t i = 0; i + 1 < lo; i++) {
+        offset += img->segments[i].length;
+    }
+    return offset + (address - s->address);
 }

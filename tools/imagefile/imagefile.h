@@ -32,19 +32,24 @@ typedef struct loaded_image {
     image_format format;
 } loaded_image;
 
-/* Files larger than this are refused: no STM32 has more flash. */
-#define IMAGE_MAX_FILE_SIZE (64u * 1024u * 1024u)
+/* Files larger than this are refused: no STM32 has nearly as much flash. */
+#define IMAGE_MAX_FILE_SIZE (16u * 1024u * 1024u)
+/* Images split into more separate segments than this are refused. */
+#define IMAGE_MAX_SEGMENTS 65536u
 
-/* "bin", "hex"/"ihex", "srec"/"s19", "elf" or "auto"; false when unknown. */
+/* "bin", "hex"/"ihex", "srec"/"s19", "elf" or "auto" (any case); false when
+ * unknown. */
 bool image_format_parse(const char *name, image_format *out);
 const char *image_format_name(image_format format);
 
 /*
  * Loads a file. AUTO looks at the content (ELF magic, ':' for Intel HEX,
- * 'S' and a digit for SREC), then at the extension; anything else is a raw
- * binary, which needs has_address (its load address). Returns 0, or -1 with
- * one line in err naming the file, the line for text formats, and what is
- * wrong.
+ * 'S' and a digit for SREC; a ".bin" name is always a raw binary), then at
+ * the extension; anything else is a raw binary, which needs has_address (its
+ * load address). Returns 0 with `out` filled (free it with image_free), or -1
+ * with `out` zeroed and one line in err naming the file, the line for text
+ * formats, and what is wrong. Overlapping records are accepted only where
+ * their bytes agree.
  */
 int image_load(const char *path, image_format format, bool has_address, uint32_t address,
                loaded_image *out, char *err, size_t err_size);
@@ -56,8 +61,11 @@ int image_load_buffer(const char *name, const uint8_t *data, size_t size, image_
 
 void image_free(loaded_image *img);
 
-/* An stm32isp_image reading from the loaded payload. */
+/* An stm32isp_image reading from the loaded payload; `img` must outlive it. */
 void image_as_stm32isp(const loaded_image *img, stm32isp_image *out);
+
+/* The payload offset of `address`, for messages: -1 if it is in no segment. */
+int64_t image_payload_offset(const loaded_image *img, uint32_t address);
 
 #ifdef __cplusplus
 }
