@@ -184,6 +184,29 @@ void stm32isp_client_init(stm32isp_client *c, const stm32isp_port_ops *ops, void
     }
 }
 
+const char *stm32isp_phase_name(stm32isp_phase phase)
+{
+    switch (phase) {
+    case STM32ISP_PHASE_CONNECT:
+        return "connect";
+    case STM32ISP_PHASE_ERASE:
+        return "erase";
+    case STM32ISP_PHASE_WRITE:
+        return "write";
+    case STM32ISP_PHASE_VERIFY:
+        return "verify";
+    case STM32ISP_PHASE_READ:
+        return "read";
+    case STM32ISP_PHASE_START:
+        return "start";
+    case STM32ISP_PHASE_CHECK_IMAGE:
+        return "check";
+    case STM32ISP_PHASE_PROTECT:
+        return "protect";
+    }
+    return "?";
+}
+
 void stm32isp_set_progress(stm32isp_client *c, stm32isp_progress_fn fn, void *ctx)
 {
     c->progress = fn;

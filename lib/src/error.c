@@ -69,6 +69,37 @@ static const error_text texts[STM32ISP_ERR__COUNT] = {
                                    "check the image's storage (file or EEPROM)"},
     [STM32ISP_ERR_NOT_CONNECTED] = {"not-connected", "the target is not connected",
                                     "connect to the target first"},
+    [STM32ISP_ERR_EEPROM_NACK] = {"eeprom-nack", "the EEPROM does not answer on the I2C bus",
+                                  "check the EEPROM's wiring (SDA, SCL, pull-ups, power), its "
+                                  "address pins and the EEPROM type"},
+    [STM32ISP_ERR_EEPROM_BUS] = {"eeprom-bus", "the I2C bus to the EEPROM failed",
+                                 "check the SDA/SCL pull-ups (2.2-4.7 kOhm to 3.3 V) and for "
+                                 "another device holding the bus"},
+    [STM32ISP_ERR_EEPROM_TIMEOUT] = {"eeprom-timeout",
+                                     "the EEPROM did not finish a write cycle in time",
+                                     "check the EEPROM type and its write-protect (WP) pin"},
+    [STM32ISP_ERR_NO_CONTAINER] = {"no-container", "the EEPROM holds no stm32isp image",
+                                   "write one with stm32isp load (or program a dump made by "
+                                   "stm32isp pack --eeprom)"},
+    [STM32ISP_ERR_CONTAINER_VERSION] = {"container-version",
+                                        "the image container has a format version this "
+                                        "firmware does not know",
+                                        "pack the image with a matching stm32isp, or update "
+                                        "the master's firmware"},
+    [STM32ISP_ERR_CONTAINER_HEADER] = {"container-header",
+                                       "the image container's header is damaged or invalid",
+                                       "write the image to the EEPROM again (stm32isp load); "
+                                       "the target was not touched"},
+    [STM32ISP_ERR_CONTAINER_PAYLOAD] = {"container-payload",
+                                        "the image in the EEPROM is damaged or half-written "
+                                        "(CRC mismatch)",
+                                        "write the image to the EEPROM again (stm32isp load); "
+                                        "the target was not touched"},
+    [STM32ISP_ERR_DEVICE_NOT_ALLOWED] = {"device-not-allowed",
+                                         "the image is not meant for this target (its chip or "
+                                         "flash size is not one the image allows)",
+                                         "check that the right target is connected, or pack the "
+                                         "image with the target's PID (stm32isp pack --pid)"},
 };
 
 static const error_text *lookup(stm32isp_err err)

@@ -35,7 +35,12 @@ typedef enum stm32isp_phase {
     STM32ISP_PHASE_VERIFY,
     STM32ISP_PHASE_READ,
     STM32ISP_PHASE_START,
+    STM32ISP_PHASE_CHECK_IMAGE, /* the flashing job checks the stored image (job.h) */
+    STM32ISP_PHASE_PROTECT,     /* the flashing job sets readout protection */
 } stm32isp_phase;
+
+/* "connect", "erase", "write", ...: a short name for progress lines. */
+const char *stm32isp_phase_name(stm32isp_phase phase);
 
 /* Progress: `done` of `total` units (bytes, or erase units in PHASE_ERASE). */
 typedef void (*stm32isp_progress_fn)(void *ctx, stm32isp_phase phase, uint32_t done,

@@ -33,6 +33,16 @@ typedef enum stm32isp_err {
     STM32ISP_ERR_INVALID_ARG,   /* a parameter is out of range */
     STM32ISP_ERR_IMAGE_SOURCE,  /* the image source's read function failed */
     STM32ISP_ERR_NOT_CONNECTED, /* call stm32isp_connect() first */
+    /* The master's EEPROM and the image container in it */
+    STM32ISP_ERR_EEPROM_NACK,        /* the EEPROM did not acknowledge (absent, or still busy) */
+    STM32ISP_ERR_EEPROM_BUS,         /* I2C bus error, arbitration lost or a stuck bus */
+    STM32ISP_ERR_EEPROM_TIMEOUT,     /* a write cycle did not end within its bound */
+    STM32ISP_ERR_NO_CONTAINER,       /* no container magic: the EEPROM is blank or foreign */
+    STM32ISP_ERR_CONTAINER_VERSION,  /* a container format this code does not know */
+    STM32ISP_ERR_CONTAINER_HEADER,   /* header CRC or a header field is wrong */
+    STM32ISP_ERR_CONTAINER_PAYLOAD,  /* payload CRC mismatch: a damaged or half-written image */
+    STM32ISP_ERR_DEVICE_NOT_ALLOWED, /* the target's PID or flash size is not one the image allows
+                                      */
     STM32ISP_ERR__COUNT
 } stm32isp_err;
 

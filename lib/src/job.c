@@ -1,0 +1,303 @@
+/*
+ * The flashing job (job.h): container checks first, target second, and a
+ * verification against the CRC that was checked before anything was erased.
+ */
+#include "stm32isp/job.h"
+
+#include <string.h>
+
+/* Everything a run needs to keep between steps, on the caller's stack. */
+typedef struct run {
+    stm32isp_job *job;
+    const stm32isp_job_config *cfg;
+    stm32isp_job_result *result;
+    stm32isp_phase phase;
+    uint32_t phase_started_ms;
+    /* The CRC read-back of the verify step. */
+    uint32_t crc;
+    uint32_t verified;
+} run;
+
+static uint32_t now_ms(const run *r)
+{
+    return r->cfg->ops->now_ms(r->cfg->port);
+}
+
+static void emit(const run *r, stm32isp_phase phase, uint32_t done, uint32_t total)
+{
+    if (r->cfg->progress != NULL) {
+        r->cfg->progress(r->cfg->progress_ctx, phase, done, total);
+    }
+}
+
+/* The client's progress comes through here: a read during the verify step
+ * is verification, whatever the client calls it. */
+static void on_client_progress(void *ctx, stm32isp_phase phase, uint32_t done, uint32_t total)
+{
+    run *r = ctx;
+    if (phase == STM32ISP_PHASE_READ && r->phase == STM32ISP_PHASE_VERIFY) {
+        return; /* the verify step reports its own totals */
+    }
+    if (phase == STM32ISP_PHASE_ERASE || phase == STM32ISP_PHASE_WRITE) {
+        r->result->target_modified = true;
+    }
+    emit(r, phase, done, total);
+}
+
+/* Closes the current phase's clock into its field and starts the next. */
+static void enter_phase(run *r, stm32isp_phase next)
+{
+    uint32_t t = now_ms(r);
+    uint32_t spent = t - r->phase_started_ms;
+    switch (r->phase) {
+    case STM32ISP_PHASE_CHECK_IMAGE:
+        r->result->ms_check += spent;
+        break;
+    case STM32ISP_PHASE_CONNECT:
+        r->result->ms_connect += spent;
+        break;
+    case STM32ISP_PHASE_VERIFY:
+        r->result->ms_verify += spent;
+        break;
+    case STM32ISP_PHASE_PROTECT:
+        r->result->ms_protect += spent;
+        break;
+    case STM32ISP_PHASE_START:
+        r->result->ms_start += spent;
+        break;
+    case STM32ISP_PHASE_ERASE:
+    case STM32ISP_PHASE_WRITE:
+    case STM32ISP_PHASE_READ:
+        /* stm32isp_program() times erase and write itself. */
+        break;
+    }
+    r->phase = next;
+    r->phase_started_ms = t;
+    r->result->phase = next;
+}
+
+stm32isp_err stm32isp_job_check_image(stm32isp_container *ct,
+                                      const stm32isp_container_source *source, uint8_t *buf,
+                                      size_t buf_size)
+{
+    stm32isp_err err = stm32isp_container_open(ct, source, buf, buf_size);
+    if (err == STM32ISP_OK) {
+        err = stm32isp_container_check_payload(ct, buf, buf_size);
+    }
+    return err;
+}
+
+/* The image view can only say IMAGE_SOURCE; the container knows why. */
+static stm32isp_err source_cause(const stm32isp_job *job, stm32isp_err err)
+{
+    if (err == STM32ISP_ERR_IMAGE_SOURCE && job->container.source_error != STM32ISP_OK) {
+        return job->container.source_error;
+    }
+    return err;
+}
+
+static int crc_sink(void *ctx, const uint8_t *data, uint32_t len)
+{
+    run *r = ctx;
+    r->crc = stm32isp_crc32_ieee(r->crc, data, len);
+    r->verified += len;
+    emit(r, STM32ISP_PHASE_VERIFY, r->verified, r->result->image_bytes);
+    return 0;
+}
+
+/*
+ * Reads every programmed byte back and compares the CRC-32 of the segments
+ * laid end to end with the container's payload CRC. The EEPROM is not read
+ * again: what the flash holds is compared with what was checked before
+ * anything was erased, so neither a bad EEPROM read during programming nor
+ * a write the target dropped can pass.
+ */
+static stm32isp_err verify_against_container(run *r)
+{
+    const stm32isp_container *ct = &r->job->container;
+    r->crc = 0;
+    r->verified = 0;
+    for (uint16_t i = 0; i < ct->segment_count; i++) {
+        stm32isp_err err = stm32isp_read_memory(&r->job->client, ct->segments[i].address,
+                                                ct->segments[i].length, crc_sink, r);
+        if (err != STM32ISP_OK) {
+            return err;
+        }
+    }
+    return r->crc == ct->payload_crc ? STM32ISP_OK : STM32ISP_ERR_VERIFY;
+}
+
+static stm32isp_err connect_and_identify(run *r)
+{
+    stm32isp_client *c = &r->job->client;
+    stm32isp_job_result *res = r->result;
+    r->result->target_touched = true;
+    stm32isp_err err = stm32isp_connect(c);
+    if (err != STM32ISP_OK) {
+        return err;
+    }
+    res->pid = c->target.pid;
+    res->device = c->target.device;
+    res->flash_size = c->target.flash_size;
+    res->bootloader_version = c->target.bootloader_version;
+    res->was_readout_protected = c->target.readout_protected;
+    return STM32ISP_OK;
+}
+
+/* Everything that can refuse the target is checked before anything is
+ * erased, readout protection included. */
+static stm32isp_err check_target(run *r)
+{
+    stm32isp_job *job = r->job;
+    stm32isp_err err = stm32isp_container_allows(&job->container, job->client.target.pid,
+                                                 job->client.target.flash_size);
+    if (err != STM32ISP_OK) {
+        return err;
+    }
+    stm32isp_image image;
+    stm32isp_container_image(&job->container, &image);
+    err = stm32isp_check_image(&job->client, &image);
+    if (err != STM32ISP_OK) {
+        return err;
+    }
+    if (!job->client.target.readout_protected) {
+        return STM32ISP_OK;
+    }
+    if ((job->container.flags & STM32ISP_CONTAINER_UNPROTECT) == 0) {
+        return STM32ISP_ERR_READ_PROTECTED;
+    }
+    /* The container's owner asked for it: this mass-erases the target. */
+    r->result->target_modified = true;
+    err = stm32isp_cmd_readout_unprotect(&job->client);
+    if (err == STM32ISP_OK) {
+        r->result->unprotected = true;
+        /* The flash size register may only now be readable. */
+        r->result->flash_size = job->client.target.flash_size;
+        if (job->client.target.readout_protected) {
+            err = STM32ISP_ERR_PROTECT_FAILED;
+        }
+    }
+    return err;
+}
+
+static stm32isp_err program_and_verify(run *r)
+{
+    stm32isp_job *job = r->job;
+    const stm32isp_container *ct = &job->container;
+    stm32isp_image image;
+    stm32isp_container_image(&job->container, &image);
+    stm32isp_program_options options = {
+        .erase = STM32ISP_ERASE_AUTO,
+        .verify = false, /* done below, against the container's CRC */
+        .start = false,  /* after protection, below */
+    };
+    enter_phase(r, STM32ISP_PHASE_ERASE);
+    stm32isp_err err = stm32isp_program(&job->client, &image, &options, &r->result->program);
+    r->result->ms_erase = r->result->program.ms_erase;
+    r->result->ms_write = r->result->program.ms_write;
+    if (err != STM32ISP_OK) {
+        r->result->phase = r->result->program.ms_write > 0 || r->result->program.blocks_written > 0
+                               ? STM32ISP_PHASE_WRITE
+                               : STM32ISP_PHASE_ERASE;
+        return source_cause(job, err);
+    }
+    if ((ct->flags & STM32ISP_CONTAINER_VERIFY) == 0) {
+        return STM32ISP_OK;
+    }
+    enter_phase(r, STM32ISP_PHASE_VERIFY);
+    return verify_against_container(r);
+}
+
+static stm32isp_err protect_and_start(run *r)
+{
+    stm32isp_job *job = r->job;
+    stm32isp_client *c = &job->client;
+    const stm32isp_container *ct = &job->container;
+    if ((ct->flags & STM32ISP_CONTAINER_READOUT_PROTECT) != 0) {
+        enter_phase(r, STM32ISP_PHASE_PROTECT);
+        emit(r, STM32ISP_PHASE_PROTECT, 0, 1);
+        stm32isp_err err = stm32isp_cmd_readout_protect(c);
+        if (err != STM32ISP_OK) {
+            return err;
+        }
+        if (!c->target.readout_protected) {
+            return STM32ISP_ERR_PROTECT_FAILED;
+        }
+        r->result->readout_protected_after = true;
+        emit(r, STM32ISP_PHASE_PROTECT, 1, 1);
+    }
+    if ((ct->flags & STM32ISP_CONTAINER_START) == 0) {
+        return STM32ISP_OK;
+    }
+    enter_phase(r, STM32ISP_PHASE_START);
+    /* A protected bootloader refuses Go: only a pin reset can start it. */
+    if (c->target.readout_protected && !stm32isp_has_reset_lines(c)) {
+        return STM32ISP_ERR_NO_RESET_LINES;
+    }
+    stm32isp_err err = stm32isp_start_application(c, ct->start_address);
+    r->result->started = err == STM32ISP_OK;
+    return err;
+}
+
+/* Leaves BOOT0 low whatever happened, so that the target boots its
+ * application at its next reset rather than staying in the bootloader. */
+static void release_boot0(const run *r)
+{
+    if (r->result->target_touched && r->cfg->ops->set_boot0 != NULL) {
+        (void)r->cfg->ops->set_boot0(r->cfg->port, false);
+    }
+}
+
+stm32isp_err stm32isp_job_run(stm32isp_job *job, const stm32isp_job_config *cfg,
+                              stm32isp_job_result *result)
+{
+    stm32isp_job_result scratch_result;
+    if (result == NULL) {
+        result = &scratch_result;
+    }
+    memset(result, 0, sizeof *result);
+    if (job == NULL || cfg == NULL || cfg->ops == NULL || cfg->source == NULL) {
+        result->status = STM32ISP_ERR_INVALID_ARG;
+        return result->status;
+    }
+    run r = {.job = job, .cfg = cfg, .result = result, .phase = STM32ISP_PHASE_CHECK_IMAGE};
+    uint32_t t0 = now_ms(&r);
+    r.phase_started_ms = t0;
+    result->phase = STM32ISP_PHASE_CHECK_IMAGE;
+
+    /* 1. The image, with the target untouched. */
+    emit(&r, STM32ISP_PHASE_CHECK_IMAGE, 0, 1);
+    stm32isp_err err =
+        stm32isp_job_check_image(&job->container, cfg->source, job->buf, sizeof job->buf);
+    if (err == STM32ISP_OK) {
+        result->image_bytes = job->container.payload_length;
+        result->image_crc = job->container.payload_crc;
+        result->segment_count = job->container.segment_count;
+        emit(&r, STM32ISP_PHASE_CHECK_IMAGE, 1, 1);
+
+        /* 2-4. The target. */
+        stm32isp_client_init(&job->client, cfg->ops, cfg->port, cfg->client);
+        stm32isp_set_progress(&job->client, on_client_progress, &r);
+        enter_phase(&r, STM32ISP_PHASE_CONNECT);
+        err = connect_and_identify(&r);
+        if (err == STM32ISP_OK) {
+            err = check_target(&r);
+        }
+        /* 5-8. Programming. */
+        if (err == STM32ISP_OK) {
+            err = program_and_verify(&r);
+        }
+        if (err == STM32ISP_OK) {
+            err = protect_and_start(&r);
+        }
+        if (!result->started) {
+            release_boot0(&r);
+        }
+        result->link = job->client.stats;
+    }
+    uint32_t phase_at_end = result->phase;
+    enter_phase(&r, (stm32isp_phase)phase_at_end);
+    result->ms_total = now_ms(&r) - t0;
+    result->status = err;
+    return err;
+}
