@@ -675,6 +675,7 @@ static void test_eeprom_bit_error_while_programming_is_caught(void **state)
         rig_close(&r);
     }
     assert_true(caught > 0);
+    container_free(&m);
 }
 
 /* ------------------------------------------------------------------------- */
