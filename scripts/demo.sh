@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# `make demo`: the simulated target at work.
+# `make demo`: the mission on simulated hardware.
 #
-# The flashing job (master EEPROM -> target) arrives with issue 4. Until then
-# this shows the library it will run, from the PC: `stm32isp flash` programs,
-# verifies and starts a small firmware image on `stm32isp sim`, a
-# byte-faithful model of an STM32F103's ROM bootloader, and the demo checks
-# the simulated flash against the image.
+# A small example firmware is packed into an image container and laid out as
+# the master's EEPROM would hold it (a 24C256 dump). `stm32isp master` then
+# runs the master board's flashing job, the same code as the firmware, with
+# the EEPROM modelled at the I2C level, against `stm32isp sim`, a
+# byte-faithful model of an STM32F103's ROM bootloader on a pseudo-terminal.
+# Finally the demo compares the simulated target's flash with the image.
 set -euo pipefail
 
 stm32isp=${1:-build/bin/stm32isp}
@@ -17,19 +18,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
-json_field() { sed -n "s/.*\"$1\": \([^,}]*\).*/\1/p" "$2" | head -1; }
-
-echo "== stm32isp demo: stm32isp flash on a simulated STM32F103 bootloader"
-echo "   (the master's own EEPROM-to-target job arrives with issue 4; this is its library, run from a PC)"
+echo "== stm32isp demo: the master programs a simulated STM32F103 from its EEPROM"
 echo
 
-# A 12 KiB example "firmware": a vector table the model accepts as a program
-# (stack at 0x20005000, reset handler in flash) followed by a fixed pattern.
-{
-    printf '\x00\x50\x00\x20\x09\x01\x00\x08'
-    head -c $((12 * 1024 - 8)) /dev/zero | tr '\0' '\125'
-} >"$work/firmware.bin"
-echo "-- firmware.bin: $(stat -c %s "$work/firmware.bin") bytes"
+# A 12 KiB example "firmware" in Intel HEX: a vector table the model accepts
+# as a program (stack at 0x20005000, reset handler in flash), a fixed pattern,
+# and a second block of constants 4 KiB further on, with a gap between them.
+python3 - "$work/firmware.hex" <<'EOF'
+import sys
+def record(kind, offset, data):
+    body = bytes([len(data), offset >> 8, offset & 0xFF, kind]) + data
+    return ":" + body.hex().upper() + "%02X" % (-sum(body) & 0xFF) + "\n"
+blocks = [(0x0000, bytes([0x00, 0x50, 0x00, 0x20, 0x09, 0x01, 0x00, 0x08]) + bytes([0x55]) * (8 * 1024 - 8)),
+          (0x3000, bytes((i * 7) & 0xFF for i in range(4 * 1024)))]
+with open(sys.argv[1], "w") as f:
+    f.write(record(4, 0, bytes([0x08, 0x00])))
+    for base, data in blocks:
+        for i in range(0, len(data), 16):
+            f.write(record(0, base + i, data[i:i + 16]))
+    f.write(record(1, 0, b""))
+EOF
+echo "-- firmware.hex: 8 KiB at 0x08000000 and 4 KiB at 0x08003000"
+
+echo "-- stm32isp pack firmware.hex --eeprom 24c256 -o eeprom.bin"
+"$stm32isp" pack "$work/firmware.hex" --eeprom 24c256 --name demo-firmware --version 1.0 \
+    --pid 0x410 -o "$work/eeprom.bin" | sed 's/^/   /'
+"$stm32isp" info "$work/eeprom.bin" | sed 's/^/   /'
+echo
 
 "$stm32isp" sim --quiet --port-link "$work/target" --device f103md --exit-on-go --idle-exit 60 \
     --app-banner $'Hello from the new firmware\r\n' \
@@ -37,24 +52,52 @@ echo "-- firmware.bin: $(stat -c %s "$work/firmware.bin") bytes"
 sim_pid=$!
 for _ in $(seq 1 100); do [[ -e $work/target ]] && break; sleep 0.05; done
 
-echo "-- stm32isp flash firmware.bin --port <simulated port>"
-timeout 60 "$stm32isp" flash "$work/firmware.bin" --port "$work/target" | sed 's/^/   /'
+echo "-- stm32isp master --eeprom eeprom.bin --eeprom-type 24c256 --port <simulated target>"
+echo "   (its times are the PC's clock, and the simulator runs faster than real time: see below)"
+timeout 60 "$stm32isp" master --eeprom "$work/eeprom.bin" --eeprom-type 24c256 \
+    --port "$work/target" | sed 's/^/   /'
 wait "$sim_pid"
 sim_pid=
 
 echo
-echo "-- what the simulated target saw (virtual clock, 115200 baud 8E1, typical flash timings)"
-printf '   time on the wire + flash: %s s\n' "$(json_field virtual_seconds "$work/stats.json")"
-printf '   bytes host->target: %s, target->host: %s\n' \
-    "$(json_field bytes_to_target "$work/stats.json")" "$(json_field bytes_to_host "$work/stats.json")"
-printf '   commands: %s, pages erased: %s, half-words programmed: %s\n' \
-    "$(json_field commands "$work/stats.json")" "$(json_field pages_erased "$work/stats.json")" \
-    "$(json_field halfwords_programmed "$work/stats.json")"
-printf "   final state: %s\n" "$(json_field state "$work/stats.json" | tr -d \")"
+echo "-- what the simulated target saw, on its virtual clock (115200 baud 8E1, typical flash timings)"
+python3 - "$work/stats.json" <<'EOF'
+import json, sys
+st = json.load(open(sys.argv[1]))
+by = {int(k, 16): v for k, v in st["seconds_by_opcode"].items()}
+def share(*ops):
+    return sum(by.get(op, 0.0) for op in ops)
+phases = [("connect (boot, sync, Get, Get ID)", st["seconds_before_commands"] + share(0x00, 0x01, 0x02)),
+          ("erase (0x43/0x44)", share(0x43, 0x44)),
+          ("write (0x31)", share(0x31)),
+          ("read back for verify (0x11)", share(0x11)),
+          ("start (Go, 0x21)", share(0x21))]
+for name, seconds in phases:
+    print("   %-36s %7.3f s" % (name, seconds))
+print("   %-36s %7.3f s" % ("total", st["virtual_seconds"]))
+print("   bytes master->target: %d, target->master: %d" % (st["bytes_to_target"], st["bytes_to_host"]))
+print("   commands: %d, pages erased: %d (mass erases: %d), half-words programmed: %d"
+      % (st["commands"], st["pages_erased"], st["mass_erases"], st["halfwords_programmed"]))
+print("   final state: %s" % st["state"])
+EOF
 
-if cmp -s -n "$(stat -c %s "$work/firmware.bin")" "$work/firmware.bin" "$work/flash.bin"; then
-    echo "== PASS: the simulated flash holds exactly firmware.bin, and the application started"
-else
-    echo "== FAIL: the simulated flash differs from firmware.bin" >&2
-    exit 1
-fi
+# The flash must hold both blocks, and the gap between them must be erased.
+python3 - "$work/firmware.hex" "$work/flash.bin" <<'EOF'
+import sys
+want = {}
+upper = 0
+for line in open(sys.argv[1]):
+    raw = bytes.fromhex(line.strip()[1:])
+    n, offset, kind, data = raw[0], (raw[1] << 8) | raw[2], raw[3], raw[4:4 + raw[0]]
+    if kind == 4:
+        upper = (data[0] << 8 | data[1]) << 16
+    elif kind == 0:
+        for i, b in enumerate(data):
+            want[upper + offset + i - 0x08000000] = b
+flash = open(sys.argv[2], "rb").read()
+bad = [a for a, b in want.items() if flash[a] != b]
+gap = [a for a in range(8 * 1024, 0x3000) if flash[a] != 0xFF]
+if bad or gap:
+    sys.exit("== FAIL: %d image bytes differ, %d gap bytes are not erased" % (len(bad), len(gap)))
+print("== PASS: the simulated flash holds exactly the image (%d bytes), and the application started" % len(want))
+EOF

@@ -936,6 +936,40 @@ static void test_stats_json(void **state)
     blsim_free(sim);
 }
 
+/* Virtual time is charged to the command that was running: each opcode's
+ * share runs from its first byte to the next command's, and every share with
+ * the time before the first command adds up to the whole session. */
+static void test_time_by_opcode_adds_up(void **state)
+{
+    (void)state;
+    blsim *sim = synced("f103md");
+    uint64_t t_get_id = blsim_now_ns(sim);
+    assert_int_equal(host_command(sim, AN3155_CMD_GET_ID), ACK);
+    uint8_t reply[3];
+    assert_int_equal(host_recv(sim, reply, 3, 10), 3);
+    assert_int_equal(host_reply(sim, 10), ACK);
+    blsim_idle(sim, 1000);
+    uint64_t t_erase = blsim_now_ns(sim);
+    assert_int_equal(host_command(sim, AN3155_CMD_ERASE), ACK);
+    const uint8_t global[2] = {0xFF, 0x00};
+    host_send(sim, global, 2);
+    assert_int_equal(host_reply(sim, 100), ACK);
+    uint64_t t_get = blsim_now_ns(sim);
+    assert_int_equal(host_command(sim, AN3155_CMD_GET), ACK);
+
+    const blsim_stats *st = blsim_get_stats(sim);
+    assert_int_equal(st->command_ns[AN3155_CMD_GET_ID], t_erase - t_get_id);
+    /* The mass erase (20 ms typical) is the erase command's. */
+    assert_int_equal(st->command_ns[AN3155_CMD_ERASE], t_get - t_erase);
+    assert_true(st->command_ns[AN3155_CMD_ERASE] >= 20000000u);
+    assert_int_equal(st->before_commands_ns, t_get_id);
+    char json[4096];
+    assert_true(blsim_stats_json(sim, json, sizeof json) < (int)sizeof json);
+    assert_non_null(strstr(json, "\"seconds_by_opcode\": {\"0x00\": "));
+    assert_non_null(strstr(json, "\"seconds_before_commands\": "));
+    blsim_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_faults_are_reproducible),
         cmocka_unit_test(test_random_byte_streams_never_break_the_model),
         cmocka_unit_test(test_stats_json),
+        cmocka_unit_test(test_time_by_opcode_adds_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,5 +25,8 @@ int cmd_erase(int argc, char **argv);
 int cmd_go(int argc, char **argv);
 int cmd_protect(int argc, char **argv);
 int cmd_unprotect(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_master(int argc, char **argv);
 
 #endif

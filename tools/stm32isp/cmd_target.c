@@ -1,6 +1,7 @@
 /*
  * The commands that talk to a real (or simulated) target through a serial
- * port: probe, flash, read, erase, go, protect, unprotect. They share one
+ * port: probe, flash, read, erase, go, protect, unprotect, and master (the
+ * master board's flashing job, with its EEPROM modelled on the PC). They share one
  * option set and one session setup; each is a short function on top of the
  * client library, so that the PC does exactly what the master MCU does.
  */
@@ -10,7 +11,11 @@
 #include "pc_serial.h"
 #include "stm32isp/an3155.h"
 #include "stm32isp/client.h"
+#include "stm32isp/eeprom.h"
+#include "stm32isp/job.h"
 #include "stm32isp/program.h"
+
+#include "eesim/eesim.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -44,6 +49,10 @@ enum {
     OPT_READ,
     OPT_WRITE,
     OPT_GO_ADDRESS,
+    OPT_EEPROM,
+    OPT_EEPROM_TYPE,
+    OPT_EEPROM_ADDRESS,
+    OPT_EEPROM_FAULTS,
 };
 
 typedef struct options {
@@ -64,6 +73,9 @@ typedef struct options {
     const char *write_sectors;
     bool has_go_address;
     uint32_t go_address;
+    /* master */
+    const char *eeprom_file, *eeprom_type, *eeprom_faults;
+    uint32_t eeprom_address;
 } options;
 
 static bool parse_u32(const char *text, uint32_t *out)
@@ -145,6 +157,17 @@ static void print_help(const char *cmd)
         {"unprotect", "unprotect --port PATH (--read | --write) [options]",
          "Removes readout protection (THE TARGET ERASES ITS WHOLE FLASH), or all\n"
          "write protection.\n"},
+        {"master", "master --eeprom FILE --eeprom-type TYPE --port PATH [options]",
+         "Runs the master board's flashing job on this PC: the same code as the\n"
+         "firmware, with the EEPROM modelled at the I2C level and backed by FILE (a\n"
+         "dump made by 'stm32isp pack --eeprom TYPE'). Checks the image in the EEPROM\n"
+         "before touching the target, then connects, erases, programs, verifies\n"
+         "against the image's CRC and starts the target as the image says.\n"
+         "      --eeprom FILE          the EEPROM's contents (read only)\n"
+         "      --eeprom-type TYPE     24c01 ... 24c512, 24m01, 24m02\n"
+         "      --eeprom-address A     7-bit I2C address (default 0x50)\n"
+         "      --eeprom-faults SPEC   inject EEPROM faults, e.g. bitflip=1e-4,seed=3\n"
+         "                             (docs/eeprom.md)\n"},
     };
     for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) {
         if (strcmp(help[i].cmd, cmd) == 0) {
@@ -177,6 +200,10 @@ static int parse_options(int argc, char **argv, options *o)
         {"read", no_argument, NULL, OPT_READ},
         {"write", optional_argument, NULL, OPT_WRITE},
         {"go-address", required_argument, NULL, OPT_GO_ADDRESS},
+        {"eeprom", required_argument, NULL, OPT_EEPROM},
+        {"eeprom-type", required_argument, NULL, OPT_EEPROM_TYPE},
+        {"eeprom-address", required_argument, NULL, OPT_EEPROM_ADDRESS},
+        {"eeprom-faults", required_argument, NULL, OPT_EEPROM_FAULTS},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = o->cmd;
@@ -270,6 +297,22 @@ static int parse_options(int argc, char **argv, options *o)
             }
             o->has_go_address = true;
             break;
+        case OPT_EEPROM:
+            o->eeprom_file = optarg;
+            break;
+        case OPT_EEPROM_TYPE:
+            o->eeprom_type = optarg;
+            break;
+        case OPT_EEPROM_ADDRESS:
+            if (!parse_u32(optarg, &o->eeprom_address) || o->eeprom_address < 0x08 ||
+                o->eeprom_address > 0x77) {
+                cli_error(cmd, "a 7-bit address such as 0x50", "bad --eeprom-address '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_EEPROM_FAULTS:
+            o->eeprom_faults = optarg;
+            break;
         case ':':
             cli_error(cmd, NULL, "option '%s' needs a value", argv[optind - 1]);
             return EXIT_USAGE;
@@ -307,25 +350,6 @@ typedef struct ui {
     struct timespec started;
 } ui;
 
-static const char *phase_name(stm32isp_phase phase)
-{
-    switch (phase) {
-    case STM32ISP_PHASE_CONNECT:
-        return "connect";
-    case STM32ISP_PHASE_ERASE:
-        return "erase";
-    case STM32ISP_PHASE_WRITE:
-        return "write";
-    case STM32ISP_PHASE_VERIFY:
-        return "verify";
-    case STM32ISP_PHASE_READ:
-        return "read";
-    case STM32ISP_PHASE_START:
-        return "start";
-    }
-    return "?";
-}
-
 static void on_progress(void *ctx, stm32isp_phase phase, uint32_t done, uint32_t total)
 {
     ui *u = ctx;
@@ -346,7 +370,7 @@ static void on_progress(void *ctx, stm32isp_phase phase, uint32_t done, uint32_t
     memset(bar, '#', (size_t)filled);
     memset(bar + filled, '.', (size_t)(40 - filled));
     bar[40] = '\0';
-    fprintf(stderr, "\r  %-7s [%s] %3d%%", phase_name(phase), bar, percent);
+    fprintf(stderr, "\r  %-7s [%s] %3d%%", stm32isp_phase_name(phase), bar, percent);
     fflush(stderr);
 }
 
@@ -428,6 +452,7 @@ typedef struct session {
     options *o;
     pc_serial serial;
     bool serial_open;
+    stm32isp_config cfg;
     stm32isp_client client;
     ui ui;
     stm32isp_err err; /* the library's verdict, for JSON */
@@ -448,9 +473,17 @@ static int report_error(session *s, stm32isp_err err, const char *doing)
     cli_error(s->o->cmd, hint, "%s: %s", doing, stm32isp_strerror(err));
     switch (err) {
     case STM32ISP_ERR_PORT:
+    case STM32ISP_ERR_EEPROM_NACK:
+    case STM32ISP_ERR_EEPROM_BUS:
+    case STM32ISP_ERR_EEPROM_TIMEOUT:
         return EXIT_IO;
     case STM32ISP_ERR_IMAGE_TOO_LARGE:
     case STM32ISP_ERR_ADDRESS:
+    case STM32ISP_ERR_NO_CONTAINER:
+    case STM32ISP_ERR_CONTAINER_VERSION:
+    case STM32ISP_ERR_CONTAINER_HEADER:
+    case STM32ISP_ERR_CONTAINER_PAYLOAD:
+    case STM32ISP_ERR_DEVICE_NOT_ALLOWED:
         return EXIT_IMAGE_REFUSED;
     case STM32ISP_ERR_READ_PROTECTED:
         return EXIT_PROTECTED;
@@ -494,6 +527,7 @@ static int session_open(session *s, options *o)
     s->serial.log_ctx = o;
     const stm32isp_port_ops *ops =
         pc_serial_has_reset_lines(&s->serial) ? &pc_serial_ops : &pc_serial_ops_no_pins;
+    s->cfg = cfg;
     stm32isp_client_init(&s->client, ops, &s->serial, &cfg);
     stm32isp_set_progress(&s->client, on_progress, &s->ui);
     return EXIT_OK;
@@ -744,6 +778,186 @@ static int run_flash(session *s, const loaded_image *img)
 }
 
 /* ------------------------------------------------------------------------- */
+/* master                                                                     */
+
+/* The master board's EEPROM, modelled at the I2C level and read through the
+ * same driver the firmware uses. */
+typedef struct master_eeprom {
+    eesim *model;
+    stm32isp_eeprom driver;
+    stm32isp_container_source source;
+} master_eeprom;
+
+static stm32isp_err eeprom_source_read(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
+{
+    master_eeprom *m = ctx;
+    return stm32isp_eeprom_read(&m->driver, offset, buf, len);
+}
+
+static int master_eeprom_open(master_eeprom *m, const options *o)
+{
+    memset(m, 0, sizeof *m);
+    const stm32isp_eeprom_part *part = stm32isp_eeprom_part_find(o->eeprom_type);
+    if (part == NULL) {
+        cli_error(o->cmd,
+                  "one of 24c01 24c02 24c04 24c08 24c16 24c32 24c64 24c128 24c256 24c512 "
+                  "24m01 24m02",
+                  "unknown --eeprom-type '%s'", o->eeprom_type);
+        return EXIT_USAGE;
+    }
+    eesim_config cfg = {.part = part, .base_address = (uint8_t)o->eeprom_address};
+    char err[256];
+    if (o->eeprom_faults != NULL &&
+        eesim_faults_parse(o->eeprom_faults, &cfg.faults, err, sizeof err) != 0) {
+        cli_error(o->cmd, "see docs/eeprom.md", "--eeprom-faults: %s", err);
+        return EXIT_USAGE;
+    }
+    m->model = eesim_new(&cfg);
+    if (m->model == NULL) {
+        cli_error(o->cmd, NULL, "out of memory");
+        return EXIT_FAILURE_GENERIC;
+    }
+    if (eesim_load_file(m->model, o->eeprom_file, err, sizeof err) != 0) {
+        cli_error(o->cmd, "make one with 'stm32isp pack --eeprom TYPE -o FILE ...'", "%s", err);
+        return EXIT_IO;
+    }
+    stm32isp_eeprom_init(&m->driver, &eesim_i2c_ops, m->model, part, (uint8_t)o->eeprom_address);
+    m->source =
+        (stm32isp_container_source){.read = eeprom_source_read, .ctx = m, .size = part->size};
+    return EXIT_OK;
+}
+
+static void master_eeprom_close(master_eeprom *m)
+{
+    eesim_free(m->model);
+    m->model = NULL;
+}
+
+typedef struct master_ui {
+    session *s;
+    stm32isp_phase phase;
+    bool any;
+} master_ui;
+
+/* The bar where there is a terminal; otherwise one line as each phase
+ * begins, so that a log shows how far a failed run got. */
+static void on_master_progress(void *ctx, stm32isp_phase phase, uint32_t done, uint32_t total)
+{
+    master_ui *m = ctx;
+    if (m->s->ui.bar) {
+        on_progress(&m->s->ui, phase, done, total);
+        return;
+    }
+    if (human(m->s->o) && (!m->any || phase != m->phase)) {
+        printf("  %s...\n", stm32isp_phase_name(phase));
+        fflush(stdout);
+    }
+    m->any = true;
+    m->phase = phase;
+}
+
+static void master_json(FILE *f, void *ctx)
+{
+    const stm32isp_job_result *r = ctx;
+    fprintf(f,
+            ", \"image\": {\"bytes\": %" PRIu32 ", \"segments\": %u, \"crc\": \"0x%08" PRIx32
+            "\"}, \"phase\": \"%s\", \"target_touched\": %s, \"target_modified\": %s"
+            ", \"unprotected\": %s, \"readout_protected_after\": %s, \"started\": %s"
+            ", \"erase\": {\"mass\": %s, \"units\": %" PRIu32 "}, \"write\": {\"bytes\": %" PRIu32
+            ", \"blocks\": %" PRIu32 ", \"blocks_skipped\": %" PRIu32
+            "}, \"ms\": {\"check\": %" PRIu32 ", \"connect\": %" PRIu32 ", \"erase\": %" PRIu32
+            ", \"write\": %" PRIu32 ", \"verify\": %" PRIu32 ", \"protect\": %" PRIu32
+            ", \"start\": %" PRIu32 ", \"total\": %" PRIu32 "}",
+            r->image_bytes, r->segment_count, r->image_crc, stm32isp_phase_name(r->phase),
+            r->target_touched ? "true" : "false", r->target_modified ? "true" : "false",
+            r->unprotected ? "true" : "false", r->readout_protected_after ? "true" : "false",
+            r->started ? "true" : "false", r->program.mass_erased ? "true" : "false",
+            r->program.units_erased, r->program.bytes_written, r->program.blocks_written,
+            r->program.blocks_skipped, r->ms_check, r->ms_connect, r->ms_erase, r->ms_write,
+            r->ms_verify, r->ms_protect, r->ms_start, r->ms_total);
+}
+
+static void print_master_summary(const session *s, const stm32isp_job *job,
+                                 const stm32isp_job_result *r)
+{
+    const stm32isp_container *ct = &job->container;
+    printf("programmed \"%s\" %s: %" PRIu32 " bytes in %u segment%s (CRC-32 0x%08" PRIx32 ")\n",
+           ct->name, ct->version, r->image_bytes, r->segment_count,
+           r->segment_count == 1 ? "" : "s", r->image_crc);
+    printf("  target    %s, PID 0x%03x, bootloader v%u.%u, %" PRIu32 " KiB flash\n",
+           r->device != NULL ? r->device->name : "?", r->pid,
+           (unsigned)(r->bootloader_version >> 4), (unsigned)(r->bootloader_version & 0xF),
+           r->flash_size / 1024);
+    if (r->unprotected) {
+        printf("  unprotect readout protection removed (the flash was mass-erased)\n");
+    }
+    printf("  check     image in the EEPROM: header and payload CRC good (%.2f s)\n",
+           r->ms_check / 1000.0);
+    printf("  connect   %.2f s\n", r->ms_connect / 1000.0);
+    if (r->program.mass_erased) {
+        printf("  erase     whole flash (%.2f s)\n", r->ms_erase / 1000.0);
+    } else {
+        printf("  erase     %" PRIu32 " units (%.2f s)\n", r->program.units_erased,
+               r->ms_erase / 1000.0);
+    }
+    printf("  write     %" PRIu32 " blocks, %" PRIu32 " blank blocks skipped (%.2f s)\n",
+           r->program.blocks_written, r->program.blocks_skipped, r->ms_write / 1000.0);
+    if ((ct->flags & STM32ISP_CONTAINER_VERIFY) != 0) {
+        printf("  verify    read back, CRC-32 equal to the image's (%.2f s)\n",
+               r->ms_verify / 1000.0);
+    } else {
+        printf("  verify    NO: the image was packed with --no-verify\n");
+    }
+    if (r->readout_protected_after) {
+        printf("  protect   readout protection set (%.2f s)\n", r->ms_protect / 1000.0);
+    }
+    printf("  start     %s\n", !r->started ? "no: the image was packed with --no-start"
+                               : stm32isp_has_reset_lines(&s->client)
+                                   ? "BOOT0 low and a reset"
+                                   : "with Go (no reset lines: system memory stays mapped at 0)");
+    printf("  total     %.2f s\n", r->ms_total / 1000.0);
+}
+
+static int run_master(session *s, master_eeprom *ee)
+{
+    stm32isp_job *job = calloc(1, sizeof *job);
+    if (job == NULL) {
+        cli_error(s->o->cmd, NULL, "out of memory");
+        return EXIT_FAILURE_GENERIC;
+    }
+    master_ui mui = {.s = s};
+    stm32isp_job_config cfg = {.ops = s->client.ops,
+                               .port = s->client.port,
+                               .client = &s->cfg,
+                               .source = &ee->source,
+                               .progress = on_master_progress,
+                               .progress_ctx = &mui};
+    stm32isp_job_result result;
+    stm32isp_err err = stm32isp_job_run(job, &cfg, &result);
+    /* The session's view of the target, for the JSON record. */
+    s->client.target = job->client.target;
+    s->client.stats = result.link;
+    int code = EXIT_OK;
+    if (err != STM32ISP_OK) {
+        char doing[160]; /* report_error keeps it for the JSON record */
+        snprintf(doing, sizeof doing, "%s (%s)", stm32isp_phase_name(result.phase),
+                 !result.target_touched    ? "the target was not touched"
+                 : !result.target_modified ? "nothing was erased"
+                                           : "run it again to finish");
+        code = report_error(s, err, doing);
+        json_result(s, code, master_json, &result);
+    } else {
+        ui_end_bar(&s->ui);
+        if (human(s->o)) {
+            print_master_summary(s, job, &result);
+        }
+        json_result(s, code, master_json, &result);
+    }
+    free(job);
+    return code;
+}
+
+/* ------------------------------------------------------------------------- */
 /* read                                                                       */
 
 typedef struct read_sink {
@@ -950,6 +1164,11 @@ static int run_protection(session *s, bool protect)
 static int validate(const options *o)
 {
     const char *cmd = o->cmd;
+    if (strcmp(cmd, "master") == 0 && (o->eeprom_file == NULL || o->eeprom_type == NULL)) {
+        cli_error(cmd, "e.g. --eeprom eeprom.bin --eeprom-type 24c256",
+                  "give the EEPROM's file and type");
+        return EXIT_USAGE;
+    }
     if (strcmp(cmd, "read") == 0 && o->file == NULL) {
         cli_error(cmd, "e.g. -o flash.bin", "no output file (-o FILE)");
         return EXIT_USAGE;
@@ -980,7 +1199,10 @@ static int validate(const options *o)
 
 static int run_command(int argc, char **argv, const char *cmd)
 {
-    options o = {.cmd = cmd, .erase = STM32ISP_ERASE_AUTO, .format = IMAGE_FORMAT_AUTO};
+    options o = {.cmd = cmd,
+                 .erase = STM32ISP_ERASE_AUTO,
+                 .format = IMAGE_FORMAT_AUTO,
+                 .eeprom_address = 0x50};
     int code = parse_options(argc, argv, &o);
     if (code != EXIT_OK) {
         return code < 0 ? EXIT_OK : code;
@@ -1012,10 +1234,37 @@ static int run_command(int argc, char **argv, const char *cmd)
                     o.file);
         }
     }
+    /* The master's EEPROM too: a bad image is refused before the port (whose
+     * modem lines may reset the target) is opened. */
+    bool master = strcmp(cmd, "master") == 0;
+    master_eeprom ee;
+    memset(&ee, 0, sizeof ee);
+    if (master) {
+        code = master_eeprom_open(&ee, &o);
+        if (code == EXIT_OK) {
+            stm32isp_container ct;
+            uint8_t buf[256];
+            stm32isp_err err = stm32isp_job_check_image(&ct, &ee.source, buf, sizeof buf);
+            if (err != STM32ISP_OK) {
+                cli_error(cmd, stm32isp_hint(err), "%s: %s; the target was not touched",
+                          o.eeprom_file, stm32isp_strerror(err));
+                code = err == STM32ISP_ERR_EEPROM_NACK || err == STM32ISP_ERR_EEPROM_BUS ||
+                               err == STM32ISP_ERR_EEPROM_TIMEOUT
+                           ? EXIT_IO
+                           : EXIT_IMAGE_REFUSED;
+            }
+        }
+        if (code != EXIT_OK) {
+            master_eeprom_close(&ee);
+            return code;
+        }
+    }
     session s;
     code = session_open(&s, &o);
     if (code == EXIT_OK) {
-        if (strcmp(cmd, "probe") == 0) {
+        if (master) {
+            code = run_master(&s, &ee);
+        } else if (strcmp(cmd, "probe") == 0) {
             code = run_probe(&s);
         } else if (strcmp(cmd, "flash") == 0) {
             code = run_flash(&s, &img);
@@ -1031,6 +1280,7 @@ static int run_command(int argc, char **argv, const char *cmd)
     }
     session_close(&s);
     image_free(&img);
+    master_eeprom_close(&ee);
     return code;
 }
 
@@ -1067,4 +1317,9 @@ int cmd_protect(int argc, char **argv)
 int cmd_unprotect(int argc, char **argv)
 {
     return run_command(argc, argv, "unprotect");
+}
+
+int cmd_master(int argc, char **argv)
+{
+    return run_command(argc, argv, "master");
 }

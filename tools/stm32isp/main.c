@@ -26,6 +26,9 @@ static const subcommand subcommands[] = {
     {"go", cmd_go, "start code at an address with the Go command"},
     {"protect", cmd_protect, "set readout or write protection"},
     {"unprotect", cmd_unprotect, "remove readout (erases the flash) or write protection"},
+    {"pack", cmd_pack, "pack firmware files into an image container or EEPROM dump"},
+    {"info", cmd_info, "show and check an image container or EEPROM dump"},
+    {"master", cmd_master, "run the master board's flashing job from an EEPROM image file"},
     {"sim", cmd_sim, "simulate an STM32 ROM bootloader on a pseudo-terminal"},
 };
 

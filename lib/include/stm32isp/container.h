@@ -111,14 +111,16 @@ typedef struct stm32isp_container {
 } stm32isp_container;
 
 /*
- * Reads and checks the header: magic (else NO_CONTAINER), major version and
- * flags (else CONTAINER_VERSION), header CRC and every field (else
- * CONTAINER_HEADER: lengths that disagree, segments unsorted, overlapping,
- * empty or wrapping past 4 GiB, counts over their limits, text without a
- * NUL, a container longer than the source). Reads the source in pieces of at
- * most `scratch_size` bytes (>= 16) through `scratch`. The payload is not
- * read: see stm32isp_container_check_payload(). A source error is returned
- * as it is.
+ * Reads and checks the header, in this order: magic (else NO_CONTAINER),
+ * major version (else CONTAINER_VERSION), header CRC (else CONTAINER_HEADER),
+ * flags (an unknown bit in an intact header: CONTAINER_VERSION; a flipped
+ * bit fails the CRC first), every field (else CONTAINER_HEADER: lengths that
+ * disagree, segments unsorted, overlapping, empty or wrapping past 4 GiB,
+ * counts over their limits, text without a NUL or not NUL-padded, nonzero
+ * reserved bytes or unused PID slots, a container longer than the source).
+ * Reads the source in pieces of at most `scratch_size` bytes (>= 16) through
+ * `scratch`. The payload is not read: see stm32isp_container_check_payload().
+ * A source error is returned as it is.
  */
 stm32isp_err stm32isp_container_open(stm32isp_container *ct,
                                      const stm32isp_container_source *source, uint8_t *scratch,

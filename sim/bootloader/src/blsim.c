@@ -74,6 +74,10 @@ struct blsim {
 
     /* Virtual time. */
     uint64_t now_ns;
+    /* Time accounting per command: the command that began last, and when
+     * (-1: none since power-on). */
+    int timed_op;
+    uint64_t timed_since_ns;
     uint32_t byte_ns;
     uint64_t boot_done_ns;
     uint64_t busy_until_ns; /* the CPU is not polling RX before this */
@@ -582,12 +586,31 @@ static void run_get_id(blsim *sim, uint64_t t)
     busy_while_sending(sim);
 }
 
+/* Charges the time since the last command began (its reply, the flash work
+ * and the host's pause before the next one) to that command, so that the
+ * times per opcode add up to the whole session. */
+static void account_time(blsim *sim, uint64_t until_ns)
+{
+    if (until_ns <= sim->timed_since_ns) {
+        return;
+    }
+    uint64_t spent = until_ns - sim->timed_since_ns;
+    if (sim->timed_op >= 0) {
+        sim->stats.command_ns[sim->timed_op] += spent;
+    } else {
+        sim->stats.before_commands_ns += spent;
+    }
+    sim->timed_since_ns = until_ns;
+}
+
 /* Opcode and complement received: start the command. */
 static void start_command(blsim *sim, uint64_t t)
 {
     uint8_t op = sim->opcode;
     sim->stats.commands++;
     sim->stats.command_count[op]++;
+    account_time(sim, t - 2u * sim->byte_ns);
+    sim->timed_op = op;
     parser_idle(sim);
 
     /* The reset-cmd fault cuts commands that change flash in the middle of
@@ -1328,6 +1351,7 @@ blsim *blsim_new(const blsim_config *config)
     }
     sim->dev = d;
     sim->cfg = *config;
+    sim->timed_op = -1;
     sim->flash_size = kb * 1024u;
     sim->sysmem_size = d->option_bytes_base - d->sysmem_base;
     sim->flash = malloc(sim->flash_size);
@@ -1443,21 +1467,32 @@ int blsim_stats_json(const blsim *sim, char *buf, size_t size)
         size = 0;
     }
     char commands[1024];
-    size_t used = 0;
+    char seconds[1536];
+    size_t used = 0, used_s = 0;
     commands[0] = '\0';
-    for (int op = 0; op < 256 && used < sizeof commands; op++) {
+    seconds[0] = '\0';
+    /* The last command's time runs up to now. */
+    uint64_t tail_ns = sim->now_ns > sim->timed_since_ns ? sim->now_ns - sim->timed_since_ns : 0;
+    for (int op = 0; op < 256 && used < sizeof commands && used_s < sizeof seconds; op++) {
         if (s->command_count[op] != 0) {
             int n = snprintf(commands + used, sizeof commands - used, "%s\"0x%02X\": %llu",
                              used != 0 ? ", " : "", op, (unsigned long long)s->command_count[op]);
             used += n > 0 ? (size_t)n : 0;
+            uint64_t ns = s->command_ns[op] + (op == sim->timed_op ? tail_ns : 0);
+            n = snprintf(seconds + used_s, sizeof seconds - used_s, "%s\"0x%02X\": %.6f",
+                         used_s != 0 ? ", " : "", op, (double)ns / 1e9);
+            used_s += n > 0 ? (size_t)n : 0;
         }
     }
+    double before_s = (double)(s->before_commands_ns + (sim->timed_op < 0 ? tail_ns : 0)) / 1e9;
     return snprintf(
         buf, size,
         "{\"device\": \"%s\", \"pid\": \"0x%03X\", \"flash_kb\": %u, \"baud\": %u,"
         " \"virtual_seconds\": %.6f, \"state\": \"%s\", \"readout_protected\": %s,"
         " \"bytes_to_target\": %llu, \"bytes_to_host\": %llu,"
-        " \"commands\": %llu, \"commands_by_opcode\": {%s}, \"acks\": %llu, \"nacks\": %llu,"
+        " \"commands\": %llu, \"commands_by_opcode\": {%s},"
+        " \"seconds_before_commands\": %.6f, \"seconds_by_opcode\": {%s},"
+        " \"acks\": %llu, \"nacks\": %llu,"
         " \"pages_erased\": %llu, \"mass_erases\": %llu, \"halfwords_programmed\": %llu,"
         " \"program_errors\": %llu, \"resets\": %llu, \"overruns\": %llu, \"gos\": %llu,"
         " \"faults\": {\"bit_flips\": %llu, \"drops\": %llu, \"inserts\": %llu,"
@@ -1466,7 +1501,7 @@ int blsim_stats_json(const blsim *sim, char *buf, size_t size)
         (unsigned)(11000000000ull / sim->byte_ns), (double)sim->now_ns / 1e9,
         blsim_state_name(sim->state), blsim_readout_protected(sim) ? "true" : "false",
         (unsigned long long)s->bytes_to_target, (unsigned long long)s->bytes_to_host,
-        (unsigned long long)s->commands, commands, (unsigned long long)s->acks,
+        (unsigned long long)s->commands, commands, before_s, seconds, (unsigned long long)s->acks,
         (unsigned long long)s->nacks, (unsigned long long)s->pages_erased,
         (unsigned long long)s->mass_erases, (unsigned long long)s->halfwords_programmed,
         (unsigned long long)s->program_errors, (unsigned long long)s->resets,

@@ -176,6 +176,12 @@ typedef struct blsim_stats {
     uint64_t bytes_to_target, bytes_to_host;
     uint64_t commands;           /* complete opcode + complement pairs accepted */
     uint64_t command_count[256]; /* by opcode */
+    /* Virtual time by opcode: from a command's opcode to the next command's
+     * (its reply, the flash work and the host's pause); the time before the
+     * first command (boot, sync) apart. With the time since the last command
+     * began (in blsim_stats_json) they add up to the whole session. */
+    uint64_t command_ns[256];
+    uint64_t before_commands_ns;
     uint64_t acks, nacks;
     uint64_t pages_erased, mass_erases;
     uint64_t halfwords_programmed;
