@@ -11,8 +11,12 @@ packages=(
     libcmocka-dev              # unit tests
     libelf-dev                 # ELF images (stm32isp flash, pack)
     clang-format cppcheck      # lint gates in `make test`
+    clang libclang-rt-14-dev   # libFuzzer targets (tests/fuzz): `make fuzz`, smoke in `make test`
     stm32flash                 # interop test: a client nobody here wrote
+    python3                    # the demo and interop tests check results independently
     gcc-arm-none-eabi binutils-arm-none-eabi  # MCU build of the library, test ELF images
+    libnewlib-arm-none-eabi    # the master firmware's C library (newlib-nano)
+    qemu-system-arm            # the master firmware run under QEMU in `make test`
 )
 
 missing=()
