@@ -137,6 +137,16 @@ int pc_serial_open(pc_serial *s, const char *path, uint32_t baud, char *err, siz
     return 0;
 }
 
+int pc_serial_set_8n1(pc_serial *s)
+{
+    struct termios t;
+    if (tcgetattr(s->fd, &t) != 0) {
+        return -1;
+    }
+    t.c_cflag &= ~(tcflag_t)PARENB;
+    return tcsetattr(s->fd, TCSANOW, &t);
+}
+
 static void line_release(pc_line *l)
 {
     if (l->request_fd >= 0) {
@@ -150,6 +160,7 @@ void pc_serial_close(pc_serial *s)
     line_release(&s->boot0);
     line_release(&s->nrst);
     if (s->fd >= 0) {
+        (void)ioctl(s->fd, TIOCNXCL); /* the next user may open it */
         close(s->fd);
     }
     s->fd = -1;

@@ -54,6 +54,10 @@ typedef struct pc_serial {
 int pc_serial_open(pc_serial *s, const char *path, uint32_t baud, char *err, size_t err_size);
 void pc_serial_close(pc_serial *s);
 
+/* Switches an open port to no parity (8N1), as the master's console uses.
+ * Returns 0, or -1 with errno set. */
+int pc_serial_set_8n1(pc_serial *s);
+
 /*
  * Wiring of BOOT0 and NRST, e.g. "nrst=rts,boot0=!dtr" or
  * "nrst=gpio:gpiochip0:17,boot0=gpio:gpiochip0:27". LINE is rts, dtr or

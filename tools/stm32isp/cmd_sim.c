@@ -1,7 +1,8 @@
 /*
  * `stm32isp sim`: serves the bootloader model on a pseudo-terminal so that any
  * AN3155 client (ours, stm32flash, STM32CubeProgrammer's CLI) can talk to it
- * as to a real target behind a USB-serial adapter.
+ * as to a real target behind a USB-serial adapter; or on a unix-domain socket,
+ * where QEMU's `-serial unix:PATH` plugs an emulated MCU's USART into it.
  */
 #include "cli.h"
 #include "fileio.h"
@@ -17,14 +18,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char sim_help[] =
     "usage: stm32isp sim --port-link PATH [OPTIONS]\n"
+    "       stm32isp sim --unix PATH [OPTIONS]\n"
     "\n"
     "Simulates the ROM bootloader of an STM32 (AN3155 over USART) on a\n"
     "pseudo-terminal whose client side is linked at PATH. Point a client at\n"
@@ -33,8 +38,17 @@ static const char sim_help[] =
     "A pseudo-terminal cannot carry parity: the simulator takes 8N1 framing on\n"
     "it, so clients must not ask for even parity (stm32flash: -m 8n1).\n"
     "\n"
+    "With --unix it listens on a unix-domain stream socket at PATH instead and\n"
+    "serves the first client that connects, until that client disconnects:\n"
+    "a byte stream with no framing at all, which is what QEMU's\n"
+    "'-serial unix:PATH' connects an emulated USART to (QEMU ignores the\n"
+    "USART's parity and word length, so the firmware's 8E1 works unchanged).\n"
+    "PATH appears only once the socket accepts connections: start the client\n"
+    "when it exists.\n"
+    "\n"
     "options:\n"
-    "  --port-link PATH   where to link the client side (required)\n"
+    "  --port-link PATH   where to link the pty's client side\n"
+    "  --unix PATH        serve on a unix-domain socket at PATH instead\n"
     "  --device NAME      f103md (default), f103hd or f072\n"
     "  --flash-kb N       flash size in KiB (f103md: 64 or 128; f103hd: 256-512;\n"
     "                     f072: 64-128)\n"
@@ -55,10 +69,12 @@ static const char sim_help[] =
     "  --idle-exit SECS   exit after SECS seconds with no traffic\n"
     "  --quiet            no status lines on stderr\n"
     "\n"
-    "It serves until Go (with --exit-on-go), SIGINT/SIGTERM or the idle timeout.\n";
+    "It serves until Go (with --exit-on-go), SIGINT/SIGTERM, the idle timeout\n"
+    "or (--unix) the client's disconnection.\n";
 
 typedef struct sim_options {
     const char *port_link;
+    const char *unix_path;
     const char *device;
     unsigned long flash_kb;
     const char *flash_in;
@@ -102,10 +118,21 @@ static int parse_ulong(const char *text, unsigned long max, unsigned long *out)
     return 0;
 }
 
+/* Room for the ".tmpPID" suffix of the name a socket is bound to before it
+ * is renamed into place. */
+#define SOCKET_TMP_SUFFIX 16
+
+static size_t sun_path_size(void)
+{
+    struct sockaddr_un a;
+    return sizeof a.sun_path;
+}
+
 static int parse_options(int argc, char **argv, sim_options *o)
 {
     enum {
         OPT_PORT_LINK = 1000,
+        OPT_UNIX,
         OPT_DEVICE,
         OPT_FLASH_KB,
         OPT_FLASH_IN,
@@ -124,6 +151,7 @@ static int parse_options(int argc, char **argv, sim_options *o)
     };
     static const struct option longopts[] = {
         {"port-link", required_argument, NULL, OPT_PORT_LINK},
+        {"unix", required_argument, NULL, OPT_UNIX},
         {"device", required_argument, NULL, OPT_DEVICE},
         {"flash-kb", required_argument, NULL, OPT_FLASH_KB},
         {"flash-in", required_argument, NULL, OPT_FLASH_IN},
@@ -151,6 +179,9 @@ static int parse_options(int argc, char **argv, sim_options *o)
         switch (c) {
         case OPT_PORT_LINK:
             o->port_link = optarg;
+            break;
+        case OPT_UNIX:
+            o->unix_path = optarg;
             break;
         case OPT_DEVICE:
             o->device = optarg;
@@ -224,9 +255,21 @@ static int parse_options(int argc, char **argv, sim_options *o)
         cli_error("sim", "see 'stm32isp sim --help'", "unexpected argument '%s'", argv[optind]);
         return EXIT_USAGE;
     }
-    if (o->port_link == NULL) {
-        cli_error("sim", "e.g. stm32isp sim --port-link /tmp/target-tty",
-                  "--port-link PATH is required");
+    if (o->port_link != NULL && o->unix_path != NULL) {
+        cli_error("sim", "serve either on a pty (--port-link) or on a socket (--unix)",
+                  "--port-link and --unix cannot be used together");
+        return EXIT_USAGE;
+    }
+    if (o->port_link == NULL && o->unix_path == NULL) {
+        cli_error("sim",
+                  "e.g. stm32isp sim --port-link /tmp/target-tty, or --unix /tmp/target.sock",
+                  "--port-link PATH is required (or --unix PATH)");
+        return EXIT_USAGE;
+    }
+    if (o->unix_path != NULL && strlen(o->unix_path) + SOCKET_TMP_SUFFIX >= sun_path_size()) {
+        cli_error("sim",
+                  "use a shorter path, e.g. in /tmp (socket names are limited to about 90 bytes)",
+                  "--unix '%s' is too long for a unix socket", o->unix_path);
         return EXIT_USAGE;
     }
     return -1; /* go on */
@@ -379,15 +422,40 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Where the model's bytes go: the pty's master side (the slave side kept
+ * open), or a connected socket. */
+typedef struct sim_link {
+    int fd;
+    int slave_fd; /* pty only; -1 for a socket */
+} sim_link;
+
+/* Bytes sent that the client has not read yet, or -1 if unknown. */
+static int unread_by_client(const sim_link *link)
+{
+    int queued = 0;
+    if (link->slave_fd >= 0) {
+        return ioctl(link->slave_fd, FIONREAD, &queued) == 0 ? queued : -1;
+    }
+    /* On a unix stream socket the sender is charged for a message until the
+     * receiver has consumed it: the output queue is what is still unread. */
+    return ioctl(link->fd, SIOCOUTQ, &queued) == 0 ? queued : -1;
+}
+
 /* Waits (bounded) until the client has read what we sent, but for up to
  * `leftover` bytes it may never read (the application's banner). */
-static void wait_client_read(int slave_fd, size_t leftover)
+static void wait_client_read(const sim_link *link, size_t leftover)
 {
-    for (int i = 0; i < 200; i++) {
-        int queued = 0;
-        if (ioctl(slave_fd, FIONREAD, &queued) != 0 || (size_t)queued <= leftover) {
+    /* Bytes written to a pty's master reach the slave's queue a moment
+     * later (the kernel pushes them from a worker thread): a queue found
+     * empty right after the write does not mean they were read, and closing
+     * then loses them. So the queue must stay empty for 50 ms. */
+    int quiet = 0;
+    for (int i = 0; i < 200 && quiet < 5; i++) {
+        int queued = unread_by_client(link);
+        if (queued < 0) {
             return;
         }
+        quiet = (size_t)queued <= leftover ? quiet + 1 : 0;
         usleep(10000);
     }
 }
@@ -455,34 +523,45 @@ static int feed(blsim *sim, int master, const uint8_t *in, size_t n)
     return 0;
 }
 
-static int serve(const sim_options *o, blsim *sim, int master, int slave_fd)
+static int serve(const sim_options *o, blsim *sim, const sim_link *link)
 {
     uint8_t in[4096];
     double last_traffic = monotonic_seconds();
     const char *why = "stopped by signal";
     size_t banner_len = o->banner != NULL ? strlen(o->banner) : 0;
+    const bool socket_link = link->slave_fd < 0;
+    const char *what = socket_link ? "socket" : "pty";
 
     while (!stop_requested) {
-        struct pollfd pfd = {.fd = master, .events = POLLIN};
+        struct pollfd pfd = {.fd = link->fd, .events = POLLIN};
         int ready = poll(&pfd, 1, 50);
         if (ready < 0 && errno != EINTR) {
             cli_error("sim", NULL, "poll failed: %s", strerror(errno));
             return EXIT_IO;
         }
-        if (ready > 0 && (pfd.revents & POLLIN)) {
-            ssize_t n = read(master, in, sizeof in);
+        short events = socket_link ? (POLLIN | POLLHUP | POLLERR) : POLLIN;
+        if (ready > 0 && (pfd.revents & events)) {
+            ssize_t n = read(link->fd, in, sizeof in);
+            if (socket_link && (n == 0 || (n < 0 && errno == ECONNRESET))) {
+                why = "the client closed the connection";
+                break;
+            }
             if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EIO) {
-                cli_error("sim", NULL, "reading the pty failed: %s", strerror(errno));
+                cli_error("sim", NULL, "reading the %s failed: %s", what, strerror(errno));
                 return EXIT_IO;
             }
             if (n > 0) {
                 last_traffic = monotonic_seconds();
-                if (feed(sim, master, in, (size_t)n) != 0) {
-                    cli_error("sim", NULL, "writing the pty failed: %s", strerror(errno));
+                if (feed(sim, link->fd, in, (size_t)n) != 0) {
+                    if (socket_link && (errno == EPIPE || errno == ECONNRESET)) {
+                        why = "the client closed the connection";
+                        break;
+                    }
+                    cli_error("sim", NULL, "writing the %s failed: %s", what, strerror(errno));
                     return EXIT_IO;
                 }
                 if (o->exit_on_go && session_over(sim)) {
-                    wait_client_read(slave_fd, banner_len);
+                    wait_client_read(link, banner_len);
                     why = "Go started the application";
                     break;
                 }
@@ -504,6 +583,145 @@ static int serve(const sim_options *o, blsim *sim, int master, int slave_fd)
     return EXIT_OK;
 }
 
+/*
+ * Listens on a unix-domain stream socket at `path`. The socket is bound to a
+ * temporary name, listens, and is then renamed to `path`: a client that
+ * waits for `path` to exist can connect at once, never too early.
+ */
+static int listen_unix(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    int n = snprintf(addr.sun_path, sizeof addr.sun_path, "%s.tmp%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof addr.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    unlink(addr.sun_path);
+    if (bind(fd, (const struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 1) != 0 ||
+        rename(addr.sun_path, path) != 0) {
+        int saved = errno;
+        unlink(addr.sun_path);
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+/* Waits for the one client, bounded by signals and --idle-exit. Returns the
+ * connected socket (non-blocking), or -1 with `*why` saying what ended the
+ * wait (and *rc an exit code when it was an error). */
+static int accept_client(const sim_options *o, int listener, const char **why, int *rc)
+{
+    double start = monotonic_seconds();
+    *rc = EXIT_OK;
+    while (!stop_requested) {
+        struct pollfd pfd = {.fd = listener, .events = POLLIN};
+        int ready = poll(&pfd, 1, 50);
+        if (ready < 0 && errno != EINTR) {
+            cli_error("sim", NULL, "poll failed: %s", strerror(errno));
+            *rc = EXIT_IO;
+            return -1;
+        }
+        if (ready > 0) {
+            int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd >= 0) {
+                return fd;
+            }
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                cli_error("sim", NULL, "accepting a connection failed: %s", strerror(errno));
+                *rc = EXIT_IO;
+                return -1;
+            }
+        }
+        if (o->idle_exit > 0 && monotonic_seconds() - start > o->idle_exit) {
+            *why = "idle timeout (no client connected)";
+            return -1;
+        }
+    }
+    *why = "stopped by signal (no client connected)";
+    return -1;
+}
+
+static void announce(const sim_options *o, const blsim *sim, const char *where)
+{
+    if (o->quiet) {
+        return;
+    }
+    const blsim_device *d = blsim_get_device(sim);
+    fprintf(stderr, "stm32isp sim: %s (PID 0x%03X, bootloader v%u.%u, %u KiB flash%s) %s\n",
+            d->description, d->pid, (unsigned)d->bootloader_version >> 4,
+            (unsigned)d->bootloader_version & 15u, blsim_flash_size(sim) / 1024,
+            blsim_readout_protected(sim) ? ", readout protected" : "", where);
+}
+
+/* --unix: one client on a socket, then the same loop as on a pty. */
+static int run_on_socket(const sim_options *o, blsim *sim, bool *served)
+{
+    int listener = listen_unix(o->unix_path);
+    if (listener < 0) {
+        cli_error("sim", "choose a --unix path in a folder you can write",
+                  "cannot listen on a unix socket at %s: %s", o->unix_path, strerror(errno));
+        return EXIT_IO;
+    }
+    char where[256];
+    snprintf(where, sizeof where, "on unix socket %s; a byte stream, no framing", o->unix_path);
+    announce(o, sim, where);
+    *served = true;
+
+    const char *why = NULL;
+    int rc;
+    int fd = accept_client(o, listener, &why, &rc);
+    /* One client only: nobody else may connect to a session in progress. */
+    close(listener);
+    unlink(o->unix_path);
+    if (fd < 0) {
+        if (rc == EXIT_OK && !o->quiet) {
+            fprintf(stderr, "stm32isp sim: %s; target state: %s\n", why,
+                    blsim_state_name(blsim_get_state(sim)));
+        }
+        return rc;
+    }
+    if (!o->quiet) {
+        fprintf(stderr, "stm32isp sim: client connected\n");
+    }
+    sim_link link = {.fd = fd, .slave_fd = -1};
+    rc = serve(o, sim, &link);
+    close(fd);
+    return rc;
+}
+
+static int run_on_pty(const sim_options *o, blsim *sim, bool *served)
+{
+    char slave_name[128];
+    sim_link link = {.slave_fd = -1};
+    link.fd = open_pty(&link.slave_fd, slave_name, sizeof slave_name);
+    if (link.fd < 0) {
+        cli_error("sim", NULL, "cannot create a pseudo-terminal: %s", strerror(errno));
+        return EXIT_IO;
+    }
+    if (link_port(slave_name, o->port_link) != 0) {
+        cli_error("sim", "choose a --port-link in a folder you can write",
+                  "cannot link %s at %s: %s", slave_name, o->port_link, strerror(errno));
+        close(link.fd);
+        close(link.slave_fd);
+        return EXIT_IO;
+    }
+    char where[1024];
+    snprintf(where, sizeof where, "on %s, linked at %s; 8N1 on the pty", slave_name, o->port_link);
+    announce(o, sim, where);
+    *served = true;
+    int rc = serve(o, sim, &link);
+    unlink(o->port_link);
+    close(link.fd);
+    close(link.slave_fd);
+    return rc;
+}
+
 int cmd_sim(int argc, char **argv)
 {
     sim_options o;
@@ -516,42 +734,16 @@ int cmd_sim(int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc;
     }
-    char slave_name[128];
-    int slave_fd = -1;
-    int master = open_pty(&slave_fd, slave_name, sizeof slave_name);
-    if (master < 0) {
-        cli_error("sim", NULL, "cannot create a pseudo-terminal: %s", strerror(errno));
-        blsim_free(sim);
-        return EXIT_IO;
-    }
-    if (link_port(slave_name, o.port_link) != 0) {
-        cli_error("sim", "choose a --port-link in a folder you can write",
-                  "cannot link %s at %s: %s", slave_name, o.port_link, strerror(errno));
-        close(master);
-        close(slave_fd);
-        blsim_free(sim);
-        return EXIT_IO;
-    }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    const blsim_device *d = blsim_get_device(sim);
-    if (!o.quiet) {
-        fprintf(stderr,
-                "stm32isp sim: %s (PID 0x%03X, bootloader v%u.%u, %u KiB flash%s) on %s, "
-                "linked at %s; 8N1 on the pty\n",
-                d->description, d->pid, (unsigned)d->bootloader_version >> 4,
-                (unsigned)d->bootloader_version & 15u, blsim_flash_size(sim) / 1024,
-                blsim_readout_protected(sim) ? ", readout protected" : "", slave_name, o.port_link);
-    }
-    rc = serve(&o, sim, master, slave_fd);
-    unlink(o.port_link);
-    int save_rc = save_outputs(&o, sim);
-    close(master);
-    close(slave_fd);
+    bool served = false;
+    rc = o.unix_path != NULL ? run_on_socket(&o, sim, &served) : run_on_pty(&o, sim, &served);
+    /* Once serving began the outputs are written whatever the ending. */
+    int save_rc = served ? save_outputs(&o, sim) : EXIT_OK;
     blsim_free(sim);
     return rc != EXIT_OK ? rc : save_rc;
 }

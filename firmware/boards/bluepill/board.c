@@ -1,0 +1,143 @@
+/*
+ * Bring-up of the Blue Pill master (pins and clocks in board.h).
+ */
+#include "board.h"
+
+#include "board_api.h"
+#include "button.h"
+#include "clock.h"
+#include "console.h"
+#include "cortexm.h"
+#include "i2c_bitbang.h"
+#include "i2c_gpio.h"
+#include "systick.h"
+#include "target_port.h"
+#include "usart.h"
+
+static usart target_usart, console_usart;
+/* The target's longest reply (a 256-byte Read Memory) fits whole. */
+static uint8_t target_rx[512];
+/* A whole load-protocol frame (141 bytes) fits, whatever the main loop
+ * is doing when it arrives. */
+static uint8_t console_rx[256];
+static target_port target;
+static i2c_gpio i2c_pins_state;
+static i2c_bitbang i2c_bus;
+static debounce button;
+static board the_board;
+static const stm32isp_eeprom_part eeprom_part = {
+    .name = EEPROM_NAME,
+    .size = EEPROM_SIZE,
+    .page_size = EEPROM_PAGE,
+    .address_bytes = EEPROM_WORD_BYTES,
+    .block_bits = EEPROM_BLOCK_BITS,
+    .write_cycle_ms_max = EEPROM_CYCLE_MS,
+};
+
+/* No set_baud: the link runs at TARGET_BAUD, set once in board_init(),
+ * and the library leaves a fixed rate alone. */
+static const stm32isp_port_ops target_ops = {
+    .read = target_port_read,
+    .write = target_port_write,
+    .now_ms = target_port_now_ms,
+    .delay_ms = target_port_delay_ms,
+    .set_boot0 = target_port_set_boot0,
+    .set_reset = target_port_set_reset,
+    .log = target_port_log,
+};
+
+const board *board_init(void)
+{
+    clock_info clk = clock_init(BOARD_HSE_HZ);
+    systick_init(clk.sysclk_hz);
+
+    RCC->APB2ENR |= RCC_APB2ENR_AFIOEN | RCC_APB2ENR_IOPAEN | RCC_APB2ENR_IOPBEN |
+                    RCC_APB2ENR_IOPCEN | RCC_APB2ENR_USART1EN;
+    RCC->APB1ENR |= RCC_APB1ENR_USART2EN;
+    (void)RCC->APB1ENR; /* the clocks are on before the first access */
+
+    /* The target keeps running its application: BOOT0 low, NRST let go. */
+    gpio_config(PIN_TARGET_BOOT0, GPIO_CFG_OUT_PP_2MHZ, false);
+    gpio_config(PIN_TARGET_NRST, GPIO_CFG_OUT_OD_2MHZ, true);
+
+    /* The USART first, then its TX pin: the pin becomes an output only
+     * when the USART already holds the line idle (high), so the target's
+     * bootloader never sees a glitch it could take for its autobaud byte. */
+    usart_init(&target_usart, USART1, clk.pclk2_hz, TARGET_BAUD, USART_8E1, target_rx,
+               sizeof target_rx);
+    gpio_config(PIN_TARGET_TX, GPIO_CFG_AF_PP_10MHZ, true);
+    gpio_config(PIN_TARGET_RX, GPIO_CFG_INPUT_PULL, true);
+    target.link = &target_usart;
+    target.boot0 = PIN_TARGET_BOOT0;
+    target.nrst = PIN_TARGET_NRST;
+    target.log_level = STM32ISP_LOG_INFO;
+
+    usart_init(&console_usart, USART2, clk.pclk1_hz, CONSOLE_BAUD, USART_8N1, console_rx,
+               sizeof console_rx);
+    gpio_config(PIN_CONSOLE_TX, GPIO_CFG_AF_PP_10MHZ, true);
+    gpio_config(PIN_CONSOLE_RX, GPIO_CFG_INPUT_PULL, true);
+    console_init(&console_usart);
+
+    gpio_config(PIN_LED, GPIO_CFG_OUT_PP_2MHZ, LED_ACTIVE_LOW);
+    gpio_config(PIN_BUTTON, GPIO_CFG_INPUT_PULL, true);
+
+    i2c_gpio_init(&i2c_pins_state, PIN_I2C_SCL, PIN_I2C_SDA, clk.sysclk_hz);
+    i2c_bitbang_init(&i2c_bus, &i2c_gpio_pins, &i2c_pins_state, I2C_HZ);
+    (void)i2c_bitbang_recover(&i2c_bus); /* a slave left mid-read by our reset */
+
+    the_board = (board){
+        .name = BOARD_NAME,
+        .clock = clk,
+        .target_ops = &target_ops,
+        .target_port = &target,
+        .i2c_ops = &i2c_bitbang_ops,
+        .i2c = &i2c_bus,
+        .eeprom_part = &eeprom_part,
+        .eeprom_address = EEPROM_ADDRESS,
+        .boot = BOARD_BOOT,
+    };
+    return &the_board;
+}
+
+void board_led(bool on)
+{
+    gpio_write(PIN_LED, LED_ACTIVE_LOW ? !on : on);
+}
+
+bool board_button_pressed(void)
+{
+    return debounce_update(&button, !gpio_read(PIN_BUTTON), systick_ms());
+}
+
+void board_finish(int code)
+{
+    (void)code; /* no host to tell: the application carries on */
+}
+
+/* Leaves the target running its application and restarts the master. */
+static __attribute__((noreturn)) void restart(void)
+{
+    if (target.link != NULL) {
+        gpio_write(PIN_TARGET_BOOT0, false);
+        gpio_write(PIN_TARGET_NRST, true);
+    }
+    if (console_usart.regs != NULL) {
+        usart_drain(&console_usart);
+    }
+    cpu_system_reset();
+}
+
+void board_reset(void)
+{
+    cpu_irq_disable();
+    restart();
+}
+
+void board_panic(const char *why)
+{
+    cpu_irq_disable();
+    console_write("\npanic: ");
+    console_write(why);
+    console_write("; restarting\n");
+    restart();
+}

@@ -1,0 +1,83 @@
+/*
+ * An I2C master on two open-drain pins, driven by software. It implements
+ * the library's stm32isp_i2c_ops (stm32isp/eeprom.h), so the EEPROM driver
+ * runs on it unchanged.
+ *
+ * The pins sit behind a small ops table (i2c_pins): on the MCU two GPIOs
+ * and the cycle counter (i2c_gpio.c), on the host a bit-level model of a
+ * 24Cxx (tests/unit/test_fw_i2c.c) that also checks every bus timing.
+ *
+ * Why software and not the F103's I2C peripheral: docs/firmware.md.
+ *
+ * Every wait is bounded: a slave may stretch SCL for at most
+ * `stretch_timeout_ms`, after which the transfer is a bus error. A slave
+ * left holding SDA low (the master was reset in the middle of a read) is
+ * freed before the next transfer by clocking SCL until it lets go, at most
+ * nine times, then a STOP.
+ */
+#ifndef FW_I2C_BITBANG_H
+#define FW_I2C_BITBANG_H
+
+#include "stm32isp/eeprom.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct i2c_pins {
+    /* Lets the line go (true: the pull-up raises it) or pulls it low. */
+    void (*scl)(void *ctx, bool release);
+    void (*sda)(void *ctx, bool release);
+    /* The line's level as it is on the wire. */
+    bool (*scl_read)(void *ctx);
+    bool (*sda_read)(void *ctx);
+    /* Waits at least `ns` nanoseconds (longer is always safe). */
+    void (*delay_ns)(void *ctx, uint32_t ns);
+    /* A millisecond clock, which bounds clock stretching. */
+    uint32_t (*now_ms)(void *ctx);
+} i2c_pins;
+
+/* Minimum times of the bus, in ns (the I2C specification's tLOW, tHIGH,
+ * tSU;STA, tHD;STA, tSU;STO, tBUF and the SDA hold after SCL falls). */
+typedef struct i2c_timing {
+    uint32_t low, high, su_sta, hd_sta, su_sto, buf, hd_dat;
+} i2c_timing;
+
+typedef struct i2c_bitbang {
+    const i2c_pins *pins;
+    void *ctx;
+    i2c_timing t;
+    uint32_t stretch_timeout_ms;
+    /* Counters for diagnostics and tests. */
+    uint32_t recoveries; /* times a stuck SDA was clocked free */
+    uint32_t bus_errors;
+} i2c_bitbang;
+
+#define I2C_STRETCH_TIMEOUT_MS 5u
+
+/* Prepares the bus for SCL at most `hz` (clamped to 400 kHz; 100 kHz and
+ * below use the standard-mode timings). No pin moves. */
+void i2c_bitbang_init(i2c_bitbang *bus, const i2c_pins *pins, void *ctx, uint32_t hz);
+
+/* The timings init() chose for `hz`. */
+i2c_timing i2c_bitbang_timing(uint32_t hz);
+
+/* stm32isp_i2c_ops functions; `ctx` is the i2c_bitbang. */
+int i2c_bitbang_write(void *ctx, uint8_t address, const uint8_t *data, size_t len);
+int i2c_bitbang_write_read(void *ctx, uint8_t address, const uint8_t *wdata, size_t wlen,
+                           uint8_t *rdata, size_t rlen);
+uint32_t i2c_bitbang_now_ms(void *ctx);
+void i2c_bitbang_delay_ms(void *ctx, uint32_t ms);
+
+/* The four together, ready for stm32isp_eeprom_init(). */
+extern const stm32isp_i2c_ops i2c_bitbang_ops;
+
+/*
+ * Makes the bus idle: waits (bounded) for SCL, clocks a slave that holds
+ * SDA low free and ends with a STOP. Done before every transfer anyway;
+ * exposed for start-up. Returns STM32ISP_I2C_OK or STM32ISP_I2C_BUS_ERROR
+ * (a line stuck low: a short, no pull-up, a dead slave).
+ */
+int i2c_bitbang_recover(i2c_bitbang *bus);
+
+#endif /* FW_I2C_BITBANG_H */
