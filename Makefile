@@ -12,10 +12,12 @@ MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FW   ?= build-fw
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_GEN  := -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
-.PHONY: all deps host host-asan firmware demo test clean format
+.PHONY: all deps host host-asan firmware size demo test clean format
 
 all: host firmware
 
@@ -32,10 +34,15 @@ host-asan: deps
 
 firmware: deps
 ifneq ($(wildcard firmware/CMakeLists.txt),)
-	@cmake -S firmware -B $(BUILD_FW) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/arm-none-eabi.cmake \
+	@cmake -S firmware -B $(BUILD_FW) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/arm-none-eabi.cmake $(CMAKE_GEN) \
 		-DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
 	@cmake --build $(BUILD_FW) -j $(JOBS)
 endif
+
+# Flash and RAM of each board's firmware; fails when the Blue Pill build
+# exceeds its budget of 24 KiB flash / 8 KiB RAM (also a ctest gate).
+size: firmware
+	@firmware/size.sh $(BUILD_FW) --check
 
 demo: host
 	@scripts/demo.sh $(BUILD)/bin/stm32isp
@@ -45,8 +52,38 @@ demo: host
 test: host host-asan firmware
 	@cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (tests/fuzz, clang; docs/fuzzing.md). `make test` runs a
+# short smoke of each as ctest tests fuzz.<target>; `make fuzz` runs each for
+# FUZZ_SECONDS and prints a summary.
+.PHONY: fuzz fuzz-build
+
+fuzz-build: deps
+	@FUZZ_BUILD=$(BUILD_FUZZ) tests/fuzz/smoke.sh --build-only
+
+fuzz: deps
+	@FUZZ_BUILD=$(BUILD_FUZZ) tests/fuzz/campaign.sh $(FUZZ_SECONDS)
+
+# The fault campaign over the master's whole path (tests/reliability,
+# docs/reliability.md): RELIABILITY_SEEDS runs per scenario, the table goes to
+# $(BUILD)/reliability.md. `make test` runs a short version.
+RELIABILITY_SEEDS ?= 300
+.PHONY: reliability
+
+reliability: host
+	@$(BUILD)/bin/reliability_campaign --seeds $(RELIABILITY_SEEDS) --report $(BUILD)/reliability.md
+
+# stm32isp flash against Debian's stm32flash, side by side on the simulator's
+# virtual clock (tests/bench/bench.py, docs/benchmarks.md): 16, 64 and
+# 128 KiB random images and a firmware with gaps; rewrites
+# docs/benchmarks.md and fails when the 64 KiB ratio is above 0.55.
+.PHONY: bench
+
+bench: host
+	@tests/bench/bench.py $(BUILD)/bin/stm32isp --work $(BUILD)/bench --doc docs/benchmarks.md
+
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FW)
+	rm -rf $(BUILD_FUZZ)

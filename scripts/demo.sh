@@ -69,12 +69,12 @@ def share(*ops):
     return sum(by.get(op, 0.0) for op in ops)
 phases = [("connect (boot, sync, Get, Get ID)", st["seconds_before_commands"] + share(0x00, 0x01, 0x02)),
           ("erase (0x43/0x44)", share(0x43, 0x44)),
-          ("write (0x31)", share(0x31)),
-          ("read back for verify (0x11)", share(0x11)),
-          ("start (Go, 0x21)", share(0x21))]
+          ("write (0x31: the image, the RAM program)", share(0x31)),
+          ("reads (0x11: flash size, UID, read-back)", share(0x11)),
+          ("verify + start (Go 0x21: RAM CRC, app)", share(0x21))]
 for name, seconds in phases:
-    print("   %-36s %7.3f s" % (name, seconds))
-print("   %-36s %7.3f s" % ("total", st["virtual_seconds"]))
+    print("   %-42s %7.3f s" % (name, seconds))
+print("   %-42s %7.3f s" % ("total", st["virtual_seconds"]))
 print("   bytes master->target: %d, target->master: %d" % (st["bytes_to_target"], st["bytes_to_host"]))
 print("   commands: %d, pages erased: %d (mass erases: %d), half-words programmed: %d"
       % (st["commands"], st["pages_erased"], st["mass_erases"], st["halfwords_programmed"]))

@@ -10,7 +10,7 @@ packages=(
     cmake make gcc pkg-config  # host build
     libcmocka-dev              # unit tests
     libelf-dev                 # ELF images (stm32isp flash, pack)
-    clang-format cppcheck      # lint gates in `make test`
+    clang-format cppcheck clang-tidy  # lint gates in `make test`
     clang libclang-rt-14-dev   # libFuzzer targets (tests/fuzz): `make fuzz`, smoke in `make test`
     stm32flash                 # interop test: a client nobody here wrote
     python3                    # the demo and interop tests check results independently

@@ -94,8 +94,12 @@ static stm32isp_err drain_input(stm32isp_client *c)
 
 static uint32_t wire_ms(const stm32isp_client *c, uint32_t bytes)
 {
-    /* 11 bit times per byte (8E1), rounded up. */
-    return (uint32_t)(((uint64_t)bytes * 11000u + c->cfg.baud - 1) / c->cfg.baud);
+    /* 11 bit times per byte (8E1), rounded up. In 32 bits, whole seconds
+     * first and then the rest, exact up to 4 Mbaud: a 64-bit division
+     * would bring 700 bytes of libgcc into the master firmware. */
+    uint32_t baud = c->cfg.baud;
+    uint32_t bits = bytes < UINT32_MAX / 11u ? bytes * 11u : UINT32_MAX / 11u * 11u;
+    return bits / baud * 1000u + ((bits % baud) * 1000u + baud - 1u) / baud;
 }
 
 uint32_t stm32isp_reply_timeout_ms(const stm32isp_client *c, uint32_t reply_bytes, uint32_t work_ms)
@@ -431,7 +435,7 @@ stm32isp_err stm32isp_cmd_read(stm32isp_client *c, uint32_t address, uint8_t *bu
 static uint32_t write_work_ms(const stm32isp_client *c)
 {
     /* Before identification assume a slow part. */
-    return c->target.device != NULL ? c->target.device->write256_ms_max : 100u;
+    return c->target.device != NULL ? stm32isp_device_write256_ms_max(c->target.device) : 100u;
 }
 
 stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data,
@@ -476,12 +480,12 @@ stm32isp_err stm32isp_cmd_go(stm32isp_client *c, uint32_t address)
 
 static uint32_t unit_erase_ms(const stm32isp_client *c)
 {
-    return c->target.device != NULL ? c->target.device->erase_unit_ms_max : 5000u;
+    return c->target.device != NULL ? stm32isp_device_erase_unit_ms_max(c->target.device) : 5000u;
 }
 
 static uint32_t mass_erase_ms(const stm32isp_client *c)
 {
-    return c->target.device != NULL ? c->target.device->mass_erase_ms_max : 40000u;
+    return c->target.device != NULL ? stm32isp_device_mass_erase_ms_max(c->target.device) : 40000u;
 }
 
 /* One Erase / Extended Erase command for up to UNITS_PER_ERASE_COMMAND units. */
@@ -637,11 +641,12 @@ stm32isp_err stm32isp_cmd_get_checksum(stm32isp_client *c, uint32_t address, uin
 static stm32isp_err read_flash_size(stm32isp_client *c)
 {
     const stm32isp_device *d = c->target.device;
-    c->target.flash_size = d->flash_size_max;
+    c->target.flash_size = stm32isp_device_flash_size_max(d);
     c->target.flash_size_from_register = false;
     uint8_t kb[2];
-    uint32_t probe = d->flash_size_reg != 0 ? d->flash_size_reg : d->flash_base;
-    size_t len = d->flash_size_reg != 0 ? 2 : 1;
+    uint32_t size_reg = stm32isp_device_flash_size_reg(d);
+    uint32_t probe = size_reg != 0 ? size_reg : stm32isp_device_flash_base(d);
+    size_t len = size_reg != 0 ? 2 : 1;
     stm32isp_err err = stm32isp_cmd_read(c, probe, kb, len);
     if (err == STM32ISP_ERR_READ_PROTECTED) {
         /* One NACK may be line noise; protection NACKs every time. */
@@ -654,7 +659,7 @@ static stm32isp_err read_flash_size(stm32isp_client *c)
         c->target.readout_protected = true;
         return STM32ISP_OK;
     }
-    if (err != STM32ISP_OK || d->flash_size_reg == 0) {
+    if (err != STM32ISP_OK || size_reg == 0) {
         /* Some parts keep the register where the bootloader cannot read
          * it (a NACK on the address): fall back to the PID's maximum. */
         return err == STM32ISP_ERR_ADDRESS ? STM32ISP_OK : err;
@@ -690,8 +695,8 @@ static stm32isp_err identify(stm32isp_client *c)
         return err;
     }
     const stm32isp_device *d = c->target.device;
-    if (!c->target.readout_protected && d->uid_reg != 0) {
-        err = stm32isp_cmd_read(c, d->uid_reg, c->target.uid, sizeof c->target.uid);
+    if (!c->target.readout_protected && stm32isp_device_uid_reg(d) != 0) {
+        err = stm32isp_cmd_read(c, stm32isp_device_uid_reg(d), c->target.uid, sizeof c->target.uid);
         if (err == STM32ISP_OK) {
             c->target.uid_valid = true;
         } else if (err == STM32ISP_ERR_ADDRESS) {

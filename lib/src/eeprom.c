@@ -37,15 +37,16 @@ static const stm32isp_eeprom_part parts[] = {
 /* ------------------------------------------------------------------------- */
 /* Part lookup                                                               */
 
-static char lower(char c)
+/* As an int, so that no narrowing back to char is needed to compare. */
+static int lower(char c)
 {
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
 }
 
 static bool is_letter(char c)
 {
-    c = lower(c);
-    return c >= 'a' && c <= 'z';
+    int l = lower(c);
+    return l >= 'a' && l <= 'z';
 }
 
 /* The letters between "24" and the size in the vendors' names: 24C (generic,
@@ -53,13 +54,19 @@ static bool is_letter(char c)
  * 24M/24CM for the megabit parts. */
 static bool known_series(const char *s, size_t n)
 {
-    static const char series[][3] = {"c", "lc", "aa", "fc", "cs", "m", "cm"};
+    static const struct {
+        char text[2];
+        uint8_t length;
+    } series[] = {{"c", 1}, {"lc", 2}, {"aa", 2}, {"fc", 2}, {"cs", 2}, {"m", 1}, {"cm", 2}};
     for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
+        if (series[i].length != n) {
+            continue;
+        }
         size_t k = 0;
-        while (k < n && series[i][k] != '\0' && lower(s[k]) == series[i][k]) {
+        while (k < n && lower(s[k]) == series[i].text[k]) {
             k++;
         }
-        if (k == n && series[i][k] == '\0') {
+        if (k == n) {
             return true;
         }
     }

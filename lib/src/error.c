@@ -1,127 +1,114 @@
 /*
  * Messages and hints for the error enum. They are written for the person at
- * the bench: what happened, then what to check, in that order.
+ * the bench: what happened, then what to check, in that order; and short,
+ * because the master firmware carries them in its 24 KiB of flash.
+ *
+ * They are kept as one string of NUL-separated texts (name, message, hint
+ * per error, in enum order) rather than a table of pointers: 12 bytes less
+ * per error on the MCU, and a lookup walks a few hundred bytes at most.
  */
 #include "stm32isp/error.h"
 
-typedef struct error_text {
-    const char *name;
-    const char *message;
-    const char *hint;
-} error_text;
+/* X(enum value, name, message, hint), in enum order (checked below). */
+#define STM32ISP_ERRORS(X)                                                                         \
+    X(STM32ISP_OK, "ok", "success", "")                                                            \
+    X(STM32ISP_ERR_NO_SYNC, "no-sync", "no answer to the 0x7F sync byte",                          \
+      "check TX to PA10, RX to PA9, ground, BOOT0 high at reset, NRST; 8E1, 115200 baud or less")  \
+    X(STM32ISP_ERR_TIMEOUT, "timeout", "the target stopped answering",                             \
+      "a loose wire, noise, or a target that reset")                                               \
+    X(STM32ISP_ERR_BAD_REPLY, "bad-reply", "invalid reply from the target",                        \
+      "noise or a wrong baud rate: lower it, check 8E1 and ground")                                \
+    X(STM32ISP_ERR_NACK, "nack", "the target refused a command (NACK)",                            \
+      "a bad address for this part, or readout protection")                                        \
+    X(STM32ISP_ERR_READ_PROTECTED, "read-protected", "the flash is readout protected",             \
+      "stm32isp unprotect --read removes it and ERASES the flash")                                 \
+    X(STM32ISP_ERR_UNSUPPORTED, "unsupported", "the bootloader lacks this command",                \
+      "stm32isp probe lists what it offers")                                                       \
+    X(STM32ISP_ERR_PORT, "port", "the serial port or a pin driver failed",                         \
+      "is the adapter plugged in, and used by nothing else?")                                      \
+    X(STM32ISP_ERR_NO_RESET_LINES, "no-reset-lines", "this needs control of BOOT0 and NRST",       \
+      "wire them (--reset-seq), or set BOOT0 high and reset by hand")                              \
+    X(STM32ISP_ERR_UNKNOWN_DEVICE, "unknown-device", "unknown PID: not in the device database",    \
+      "a clone or a newer part: --device PID names a compatible one")                              \
+    X(STM32ISP_ERR_ADDRESS, "address", "an address outside the target's memory",                   \
+      "check the image's load address (--address for .bin)")                                       \
+    X(STM32ISP_ERR_IMAGE_TOO_LARGE, "image-too-large",                                             \
+      "the image does not fit the target's flash",                                                 \
+      "build for this part, or use one with more flash")                                           \
+    X(STM32ISP_ERR_ERASE_FAILED, "erase-failed", "an erase was refused or did not finish",         \
+      "check write protection (stm32isp unprotect --write)")                                       \
+    X(STM32ISP_ERR_WRITE_FAILED, "write-failed", "the target refused to program flash",            \
+      "flash must be erased first; check write protection")                                        \
+    X(STM32ISP_ERR_VERIFY, "verify", "the flash does not hold the image",                          \
+      "check write protection (stm32isp probe), then program again")                               \
+    X(STM32ISP_ERR_PROTECT_FAILED, "protect-failed", "a protection change was refused",            \
+      "remove readout protection first")                                                           \
+    X(STM32ISP_ERR_INVALID_ARG, "invalid-argument", "a parameter is out of range",                 \
+      "a bug in the caller: please report it")                                                     \
+    X(STM32ISP_ERR_IMAGE_SOURCE, "image-source", "reading the image failed",                       \
+      "check the image's file or EEPROM")                                                          \
+    X(STM32ISP_ERR_NOT_CONNECTED, "not-connected", "the target is not connected",                  \
+      "connect to it first")                                                                       \
+    X(STM32ISP_ERR_EEPROM_NACK, "eeprom-nack", "the EEPROM does not answer",                       \
+      "check its SDA, SCL, pull-ups, power, address pins and type")                                \
+    X(STM32ISP_ERR_EEPROM_BUS, "eeprom-bus", "the EEPROM's I2C bus failed",                        \
+      "check the pull-ups (2.2-4.7 kOhm to 3.3 V), a device holding SDA")                          \
+    X(STM32ISP_ERR_EEPROM_TIMEOUT, "eeprom-timeout", "an EEPROM write did not finish",             \
+      "check the EEPROM type, and that WP is low")                                                 \
+    X(STM32ISP_ERR_NO_CONTAINER, "no-container", "the EEPROM holds no stm32isp image",             \
+      "stm32isp load writes one, or a dump from stm32isp pack --eeprom")                           \
+    X(STM32ISP_ERR_CONTAINER_VERSION, "container-version",                                         \
+      "the image has a format version this firmware does not know",                                \
+      "pack it with a matching stm32isp, or update the master")                                    \
+    X(STM32ISP_ERR_CONTAINER_HEADER, "container-header",                                           \
+      "the image container's header is damaged or invalid", REWRITE_HINT)                          \
+    X(STM32ISP_ERR_CONTAINER_PAYLOAD, "container-payload",                                         \
+      "the image in the EEPROM is damaged or half-written",                                        \
+      "load the image again; the target was not touched")                                          \
+    X(STM32ISP_ERR_DEVICE_NOT_ALLOWED, "device-not-allowed",                                       \
+      "the image is not meant for this target",                                                    \
+      "connect the right target, or pack it with its PID (--pid)")
 
-/* Indexed by stm32isp_err; a test checks that every value has all three. */
-static const error_text texts[STM32ISP_ERR__COUNT] = {
-    [STM32ISP_OK] = {"ok", "success", ""},
-    [STM32ISP_ERR_NO_SYNC] = {"no-sync",
-                              "the target does not answer the bootloader's 0x7F sync byte",
-                              "check wiring (master TX to target RX PA10, RX to TX PA9, common "
-                              "ground), that BOOT0 is high when NRST is released, the NRST line, "
-                              "and use 115200 baud or less with 8E1 framing"},
-    [STM32ISP_ERR_TIMEOUT] =
-        {"timeout", "the target stopped answering in the middle of a command",
-         "check for a loose wire or noise on the link; a target that was reset "
-         "or lost power needs to be reconnected"},
-    [STM32ISP_ERR_BAD_REPLY] = {"bad-reply", "the target sent a byte that is not a valid reply",
-                                "noise or a wrong baud rate: lower the baud rate, check parity "
-                                "(8E1) and ground"},
-    [STM32ISP_ERR_NACK] = {"nack", "the target refused a command (NACK)",
-                           "the address or length may be invalid for this part, or readout "
-                           "protection may be active"},
-    [STM32ISP_ERR_READ_PROTECTED] = {"read-protected", "the target's flash is readout protected",
-                                     "removing readout protection mass-erases the flash; do it "
-                                     "only on purpose (stm32isp unprotect --read)"},
-    [STM32ISP_ERR_UNSUPPORTED] = {"unsupported", "this bootloader does not offer the command",
-                                  "see the target's Get reply (stm32isp probe) for what it offers"},
-    [STM32ISP_ERR_PORT] = {"port", "the serial port or a pin driver failed",
-                           "check that the adapter is still plugged in and not used by another "
-                           "program"},
-    [STM32ISP_ERR_NO_RESET_LINES] = {"no-reset-lines",
-                                     "this needs control of the target's BOOT0 and NRST pins",
-                                     "wire BOOT0/NRST to the adapter and pass --reset-seq, or set "
-                                     "BOOT0 high and reset the target by hand"},
-    [STM32ISP_ERR_UNKNOWN_DEVICE] = {"unknown-device",
-                                     "the target's product ID is not in the device database",
-                                     "a clone or a newer part: name a known part with --device "
-                                     "PID if it is compatible, or report the PID"},
-    [STM32ISP_ERR_ADDRESS] = {"address", "an address or range lies outside the target's memory",
-                              "check the image's load address (--address for raw binaries) "
-                              "against the part's flash"},
-    [STM32ISP_ERR_IMAGE_TOO_LARGE] = {"image-too-large",
-                                      "the image does not fit the target's flash",
-                                      "build for the right part, or use a part with more flash"},
-    [STM32ISP_ERR_ERASE_FAILED] = {"erase-failed", "the target refused or did not finish an erase",
-                                   "the pages may be write protected (stm32isp unprotect --write) "
-                                   "or readout protection is active"},
-    [STM32ISP_ERR_WRITE_FAILED] = {"write-failed", "the target refused to program flash",
-                                   "flash must be erased before it is written; the pages may also "
-                                   "be write protected"},
-    [STM32ISP_ERR_VERIFY] = {"verify", "the flash does not hold the image after programming",
-                             "write protection makes writes fail silently: check it (stm32isp "
-                             "probe), then program again"},
-    [STM32ISP_ERR_PROTECT_FAILED] = {"protect-failed",
-                                     "the target refused to change its protection",
-                                     "readout protection blocks write-protection changes; remove "
-                                     "it first"},
-    [STM32ISP_ERR_INVALID_ARG] = {"invalid-argument", "a parameter is out of range",
-                                  "this is a bug in the caller; report it"},
-    [STM32ISP_ERR_IMAGE_SOURCE] = {"image-source", "reading the image to program failed",
-                                   "check the image's storage (file or EEPROM)"},
-    [STM32ISP_ERR_NOT_CONNECTED] = {"not-connected", "the target is not connected",
-                                    "connect to the target first"},
-    [STM32ISP_ERR_EEPROM_NACK] = {"eeprom-nack", "the EEPROM does not answer on the I2C bus",
-                                  "check the EEPROM's wiring (SDA, SCL, pull-ups, power), its "
-                                  "address pins and the EEPROM type"},
-    [STM32ISP_ERR_EEPROM_BUS] = {"eeprom-bus", "the I2C bus to the EEPROM failed",
-                                 "check the SDA/SCL pull-ups (2.2-4.7 kOhm to 3.3 V) and for "
-                                 "another device holding the bus"},
-    [STM32ISP_ERR_EEPROM_TIMEOUT] = {"eeprom-timeout",
-                                     "the EEPROM did not finish a write cycle in time",
-                                     "check the EEPROM type and its write-protect (WP) pin"},
-    [STM32ISP_ERR_NO_CONTAINER] = {"no-container", "the EEPROM holds no stm32isp image",
-                                   "write one with stm32isp load (or program a dump made by "
-                                   "stm32isp pack --eeprom)"},
-    [STM32ISP_ERR_CONTAINER_VERSION] = {"container-version",
-                                        "the image container has a format version this "
-                                        "firmware does not know",
-                                        "pack the image with a matching stm32isp, or update "
-                                        "the master's firmware"},
-    [STM32ISP_ERR_CONTAINER_HEADER] = {"container-header",
-                                       "the image container's header is damaged or invalid",
-                                       "write the image to the EEPROM again (stm32isp load); "
-                                       "the target was not touched"},
-    [STM32ISP_ERR_CONTAINER_PAYLOAD] = {"container-payload",
-                                        "the image in the EEPROM is damaged or half-written "
-                                        "(CRC mismatch)",
-                                        "write the image to the EEPROM again (stm32isp load); "
-                                        "the target was not touched"},
-    [STM32ISP_ERR_DEVICE_NOT_ALLOWED] = {"device-not-allowed",
-                                         "the image is not meant for this target (its chip or "
-                                         "flash size is not one the image allows)",
-                                         "check that the right target is connected, or pack the "
-                                         "image with the target's PID (stm32isp pack --pid)"},
-};
+#define REWRITE_HINT                                                                               \
+    "write the image to the EEPROM again (stm32isp load); the target was not touched"
 
-static const error_text *lookup(stm32isp_err err)
+/* Each enum value must sit at its own position in the list. */
+#define ERROR_POSITION(e, name, message, hint) POSITION_OF_##e,
+enum { STM32ISP_ERRORS(ERROR_POSITION) ERROR_TEXT_COUNT };
+#define ERROR_IN_ORDER(e, name, message, hint)                                                     \
+    _Static_assert((int)POSITION_OF_##e == (int)(e), #e " is out of order");
+STM32ISP_ERRORS(ERROR_IN_ORDER)
+_Static_assert((int)ERROR_TEXT_COUNT == (int)STM32ISP_ERR__COUNT, "an error without its texts");
+
+#define ERROR_TEXTS(e, name, message, hint) name "\0" message "\0" hint "\0"
+static const char texts[] = STM32ISP_ERRORS(ERROR_TEXTS);
+
+/* The `which`th text (0 name, 1 message, 2 hint) of `err`. */
+static const char *lookup(stm32isp_err err, unsigned which)
 {
-    static const error_text unknown = {"unknown", "unknown error", "report this as a bug"};
-    if ((unsigned)err >= STM32ISP_ERR__COUNT || texts[err].name == 0) {
-        return &unknown;
+    static const char *const unknown[] = {"unknown", "unknown error", "report this as a bug"};
+    if ((unsigned)err >= STM32ISP_ERR__COUNT) {
+        return unknown[which];
     }
-    return &texts[err];
+    const char *p = texts;
+    for (unsigned skip = (unsigned)err * 3u + which; skip > 0; skip--) {
+        while (*p++ != '\0') {
+        }
+    }
+    return p;
 }
 
 const char *stm32isp_strerror(stm32isp_err err)
 {
-    return lookup(err)->message;
+    return lookup(err, 1);
 }
 
 const char *stm32isp_hint(stm32isp_err err)
 {
-    return lookup(err)->hint;
+    return lookup(err, 2);
 }
 
 const char *stm32isp_err_name(stm32isp_err err)
 {
-    return lookup(err)->name;
+    return lookup(err, 0);
 }

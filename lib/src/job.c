@@ -6,6 +6,9 @@
 
 #include <string.h>
 
+/* Read-back passes before a CRC mismatch is taken for a wrong flash. */
+#define READBACK_PASSES 3
+
 /* Everything a run needs to keep between steps, on the caller's stack. */
 typedef struct run {
     stm32isp_job *job;
@@ -16,6 +19,8 @@ typedef struct run {
     /* The CRC read-back of the verify step. */
     uint32_t crc;
     uint32_t verified;
+    /* The RAM CRC program verified the flash and waits to be told what next. */
+    bool in_ram_program;
 } run;
 
 static uint32_t now_ms(const run *r)
@@ -37,6 +42,9 @@ static void on_client_progress(void *ctx, stm32isp_phase phase, uint32_t done, u
     run *r = ctx;
     if (phase == STM32ISP_PHASE_READ && r->phase == STM32ISP_PHASE_VERIFY) {
         return; /* the verify step reports its own totals */
+    }
+    if (phase == STM32ISP_PHASE_CONNECT && r->phase != STM32ISP_PHASE_CONNECT) {
+        return; /* back to the bootloader after the RAM CRC: part of this phase */
     }
     if (phase == STM32ISP_PHASE_ERASE || phase == STM32ISP_PHASE_WRITE) {
         r->result->target_modified = true;
@@ -115,16 +123,64 @@ static int crc_sink(void *ctx, const uint8_t *data, uint32_t len)
 static stm32isp_err verify_against_container(run *r)
 {
     const stm32isp_container *ct = &r->job->container;
-    r->crc = 0;
-    r->verified = 0;
-    for (uint16_t i = 0; i < ct->segment_count; i++) {
-        stm32isp_err err = stm32isp_read_memory(&r->job->client, ct->segments[i].address,
-                                                ct->segments[i].length, crc_sink, r);
-        if (err != STM32ISP_OK) {
-            return err;
+    /* Read Memory replies carry no checksum: line noise on the way back
+     * looks like a wrong flash. Noise does not repeat itself, a wrong flash
+     * does, so a mismatch is read again before it is believed. */
+    for (unsigned pass = 0; pass < READBACK_PASSES; pass++) {
+        r->crc = 0;
+        r->verified = 0;
+        for (uint16_t i = 0; i < ct->segment_count; i++) {
+            stm32isp_err err = stm32isp_read_memory(&r->job->client, ct->segments[i].address,
+                                                    ct->segments[i].length, crc_sink, r);
+            if (err != STM32ISP_OK) {
+                return err;
+            }
+        }
+        if (r->crc == ct->payload_crc) {
+            return STM32ISP_OK;
         }
     }
-    return r->crc == ct->payload_crc ? STM32ISP_OK : STM32ISP_ERR_VERIFY;
+    return STM32ISP_ERR_VERIFY;
+}
+
+/* Ends the RAM CRC program's run: into the application, or back into the
+ * bootloader, connected, for whatever comes next. */
+static stm32isp_err leave_ram_program(run *r, stm32isp_ramcrc_next next)
+{
+    r->in_ram_program = false;
+    return stm32isp_ramcrc_leave(&r->job->client, next);
+}
+
+/*
+ * The same comparison with the CRC computed by the target (ramcrc.h), where
+ * the part runs the RAM CRC program: a few hundred bytes on the wire instead
+ * of the image. Sets *done when this settled the verify step; otherwise the
+ * flash is to be read back (no program for this part, or link trouble
+ * while it ran, after which the target is back in its bootloader).
+ */
+static stm32isp_err verify_in_ram(run *r, bool *done)
+{
+    stm32isp_client *c = &r->job->client;
+    const stm32isp_container *ct = &r->job->container;
+    const stm32isp_ramcrc_program *prog = r->cfg->ram_program;
+    *done = false;
+    if (prog == NULL || stm32isp_ramcrc_check(c, prog, ct->segment_count) != STM32ISP_OK) {
+        return STM32ISP_OK;
+    }
+    r->in_ram_program = true;
+    stm32isp_err err = stm32isp_ramcrc_verify(c, prog, ct->segments, ct->segment_count,
+                                              ct->payload_crc, ct->start_address, NULL);
+    if (err == STM32ISP_OK) {
+        *done = true;
+        r->result->verified_by_ram_crc = true;
+        emit(r, STM32ISP_PHASE_VERIFY, r->result->image_bytes, r->result->image_bytes);
+        return STM32ISP_OK;
+    }
+    /* A wrong flash is refused with the target back in its bootloader,
+     * as after a read-back; after link trouble it is read back there. */
+    stm32isp_err back = leave_ram_program(r, STM32ISP_RAMCRC_BOOTLOADER);
+    *done = err == STM32ISP_ERR_VERIFY || back != STM32ISP_OK;
+    return err == STM32ISP_ERR_VERIFY ? err : back;
 }
 
 static stm32isp_err connect_and_identify(run *r)
@@ -205,7 +261,9 @@ static stm32isp_err program_and_verify(run *r)
         return STM32ISP_OK;
     }
     enter_phase(r, STM32ISP_PHASE_VERIFY);
-    return verify_against_container(r);
+    bool done;
+    err = verify_in_ram(r, &done);
+    return done ? err : verify_against_container(r);
 }
 
 static stm32isp_err protect_and_start(run *r)
@@ -216,7 +274,12 @@ static stm32isp_err protect_and_start(run *r)
     if ((ct->flags & STM32ISP_CONTAINER_READOUT_PROTECT) != 0) {
         enter_phase(r, STM32ISP_PHASE_PROTECT);
         emit(r, STM32ISP_PHASE_PROTECT, 0, 1);
-        stm32isp_err err = stm32isp_cmd_readout_protect(c);
+        /* More to do: the bootloader sets the protection. */
+        stm32isp_err err =
+            r->in_ram_program ? leave_ram_program(r, STM32ISP_RAMCRC_BOOTLOADER) : STM32ISP_OK;
+        if (err == STM32ISP_OK) {
+            err = stm32isp_cmd_readout_protect(c);
+        }
         if (err != STM32ISP_OK) {
             return err;
         }
@@ -227,9 +290,17 @@ static stm32isp_err protect_and_start(run *r)
         emit(r, STM32ISP_PHASE_PROTECT, 1, 1);
     }
     if ((ct->flags & STM32ISP_CONTAINER_START) == 0) {
-        return STM32ISP_OK;
+        /* Not started: left in its bootloader, as without the RAM CRC. */
+        return r->in_ram_program ? leave_ram_program(r, STM32ISP_RAMCRC_BOOTLOADER) : STM32ISP_OK;
     }
     enter_phase(r, STM32ISP_PHASE_START);
+    if (r->in_ram_program) {
+        /* BOOT0 low and a reset with reset lines; the program's start
+         * command without (which sets VTOR, unlike the bootloader's Go). */
+        stm32isp_err err = leave_ram_program(r, STM32ISP_RAMCRC_START_APP);
+        r->result->started = err == STM32ISP_OK;
+        return err;
+    }
     /* A protected bootloader refuses Go: only a pin reset can start it. */
     if (c->target.readout_protected && !stm32isp_has_reset_lines(c)) {
         return STM32ISP_ERR_NO_RESET_LINES;
@@ -248,6 +319,60 @@ static void release_boot0(const run *r)
     }
 }
 
+/*
+ * What every run does first: check the image with the target untouched,
+ * then reset the target into its bootloader, connect and identify it.
+ * Returns OK with the client connected, or the first error.
+ */
+static stm32isp_err begin(run *r)
+{
+    stm32isp_job *job = r->job;
+    const stm32isp_job_config *cfg = r->cfg;
+    emit(r, STM32ISP_PHASE_CHECK_IMAGE, 0, 1);
+    stm32isp_err err =
+        stm32isp_job_check_image(&job->container, cfg->source, job->buf, sizeof job->buf);
+    if (err != STM32ISP_OK) {
+        return err;
+    }
+    r->result->image_bytes = job->container.payload_length;
+    r->result->image_crc = job->container.payload_crc;
+    r->result->segment_count = job->container.segment_count;
+    emit(r, STM32ISP_PHASE_CHECK_IMAGE, 1, 1);
+    stm32isp_client_init(&job->client, cfg->ops, cfg->port, cfg->client);
+    stm32isp_set_progress(&job->client, on_client_progress, r);
+    enter_phase(r, STM32ISP_PHASE_CONNECT);
+    return connect_and_identify(r);
+}
+
+/* What every run does last: the clocks and the status. */
+static stm32isp_err finish(run *r, uint32_t t0, stm32isp_err err)
+{
+    if (r->result->target_touched) {
+        r->result->link = r->job->client.stats;
+    }
+    stm32isp_phase phase_at_end = r->result->phase;
+    enter_phase(r, phase_at_end);
+    r->result->ms_total = now_ms(r) - t0;
+    r->result->status = err;
+    return err;
+}
+
+/* Prepares `result` and `r`; false (with INVALID_ARG in result) when the
+ * arguments cannot make a run. */
+static bool prepare(run *r, stm32isp_job *job, const stm32isp_job_config *cfg,
+                    stm32isp_job_result *result)
+{
+    memset(result, 0, sizeof *result);
+    if (job == NULL || cfg == NULL || cfg->ops == NULL || cfg->source == NULL) {
+        result->status = STM32ISP_ERR_INVALID_ARG;
+        return false;
+    }
+    *r = (run){.job = job, .cfg = cfg, .result = result, .phase = STM32ISP_PHASE_CHECK_IMAGE};
+    r->phase_started_ms = now_ms(r);
+    result->phase = STM32ISP_PHASE_CHECK_IMAGE;
+    return true;
+}
+
 stm32isp_err stm32isp_job_run(stm32isp_job *job, const stm32isp_job_config *cfg,
                               stm32isp_job_result *result)
 {
@@ -255,49 +380,90 @@ stm32isp_err stm32isp_job_run(stm32isp_job *job, const stm32isp_job_config *cfg,
     if (result == NULL) {
         result = &scratch_result;
     }
-    memset(result, 0, sizeof *result);
-    if (job == NULL || cfg == NULL || cfg->ops == NULL || cfg->source == NULL) {
-        result->status = STM32ISP_ERR_INVALID_ARG;
+    run r;
+    if (!prepare(&r, job, cfg, result)) {
         return result->status;
     }
-    run r = {.job = job, .cfg = cfg, .result = result, .phase = STM32ISP_PHASE_CHECK_IMAGE};
-    uint32_t t0 = now_ms(&r);
-    r.phase_started_ms = t0;
-    result->phase = STM32ISP_PHASE_CHECK_IMAGE;
-
-    /* 1. The image, with the target untouched. */
-    emit(&r, STM32ISP_PHASE_CHECK_IMAGE, 0, 1);
-    stm32isp_err err =
-        stm32isp_job_check_image(&job->container, cfg->source, job->buf, sizeof job->buf);
+    uint32_t t0 = r.phase_started_ms;
+    stm32isp_err err = begin(&r); /* 1-2: the image, then the target */
     if (err == STM32ISP_OK) {
-        result->image_bytes = job->container.payload_length;
-        result->image_crc = job->container.payload_crc;
-        result->segment_count = job->container.segment_count;
-        emit(&r, STM32ISP_PHASE_CHECK_IMAGE, 1, 1);
+        err = check_target(&r); /* 3-4 */
+    }
+    if (err == STM32ISP_OK) {
+        err = program_and_verify(&r); /* 5-6 */
+    }
+    if (err == STM32ISP_OK) {
+        err = protect_and_start(&r); /* 7-8 */
+    }
+    if (!result->started) {
+        release_boot0(&r);
+    }
+    return finish(&r, t0, err);
+}
 
-        /* 2-4. The target. */
-        stm32isp_client_init(&job->client, cfg->ops, cfg->port, cfg->client);
-        stm32isp_set_progress(&job->client, on_client_progress, &r);
-        enter_phase(&r, STM32ISP_PHASE_CONNECT);
-        err = connect_and_identify(&r);
+/* ------------------------------------------------------------------------- */
+/* Verify only: the master's console `verify`                                 */
+
+/* What must hold before the flash is read: the image is meant for this
+ * part and the flash is readable. Nothing is unprotected here. */
+static stm32isp_err check_target_readable(const run *r)
+{
+    stm32isp_job *job = r->job;
+    stm32isp_err err = stm32isp_container_allows(&job->container, job->client.target.pid,
+                                                 job->client.target.flash_size);
+    if (err == STM32ISP_OK) {
+        stm32isp_image image;
+        stm32isp_container_image(&job->container, &image);
+        err = stm32isp_check_image(&job->client, &image);
+    }
+    if (err == STM32ISP_OK && job->client.target.readout_protected) {
+        err = STM32ISP_ERR_READ_PROTECTED;
+    }
+    return err;
+}
+
+stm32isp_err stm32isp_job_verify(stm32isp_job *job, const stm32isp_job_config *cfg,
+                                 stm32isp_job_result *result)
+{
+    stm32isp_job_result scratch_result;
+    if (result == NULL) {
+        result = &scratch_result;
+    }
+    run r;
+    if (!prepare(&r, job, cfg, result)) {
+        return result->status;
+    }
+    uint32_t t0 = r.phase_started_ms;
+    stm32isp_err err = begin(&r);
+    if (result->target_touched) {
+        stm32isp_client *c = &job->client;
         if (err == STM32ISP_OK) {
-            err = check_target(&r);
+            err = check_target_readable(&r);
         }
-        /* 5-8. Programming. */
         if (err == STM32ISP_OK) {
-            err = program_and_verify(&r);
+            enter_phase(&r, STM32ISP_PHASE_VERIFY);
+            bool done;
+            err = verify_in_ram(&r, &done);
+            if (!done) {
+                err = verify_against_container(&r);
+            }
         }
-        if (err == STM32ISP_OK) {
-            err = protect_and_start(&r);
+        /* Released as after a probe: with reset lines the target runs its
+         * application again; without, it stays in its bootloader. */
+        bool pins = stm32isp_has_reset_lines(c);
+        stm32isp_err left = STM32ISP_OK;
+        if (r.in_ram_program) {
+            left = leave_ram_program(&r,
+                                     pins ? STM32ISP_RAMCRC_START_APP : STM32ISP_RAMCRC_BOOTLOADER);
+            result->started = pins && left == STM32ISP_OK;
+        } else if (pins && c->connected) {
+            left = stm32isp_start_application(c, 0);
+            result->started = left == STM32ISP_OK;
         }
         if (!result->started) {
             release_boot0(&r);
         }
-        result->link = job->client.stats;
+        err = err != STM32ISP_OK ? err : left;
     }
-    uint32_t phase_at_end = result->phase;
-    enter_phase(&r, (stm32isp_phase)phase_at_end);
-    result->ms_total = now_ms(&r) - t0;
-    result->status = err;
-    return err;
+    return finish(&r, t0, err);
 }

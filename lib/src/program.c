@@ -105,7 +105,7 @@ static bool next_window(window_cursor *cur, uint32_t align, uint8_t *buf, uint32
 
 static uint32_t write_align(const stm32isp_client *c)
 {
-    uint32_t a = c->target.device->write_align;
+    uint32_t a = stm32isp_device_write_align(c->target.device);
     return a >= 2 ? a : 4;
 }
 
@@ -146,7 +146,7 @@ stm32isp_err stm32isp_check_image(const stm32isp_client *c, const stm32isp_image
     if (image == NULL || image->segment_count == 0 || image->read == NULL) {
         return STM32ISP_ERR_INVALID_ARG;
     }
-    uint32_t base = c->target.device->flash_base;
+    uint32_t base = stm32isp_device_flash_base(c->target.device);
     uint32_t size = c->target.flash_size;
     uint32_t previous_end = 0;
     for (size_t i = 0; i < image->segment_count; i++) {
@@ -244,8 +244,10 @@ stm32isp_err stm32isp_erase_for_image(stm32isp_client *c, const stm32isp_image *
         /* Compare datasheet maxima: a page erase costs about what a mass
          * erase does on most families, so two pages already tip it. */
         const stm32isp_device *d = c->target.device;
-        mode = (uint64_t)units * d->erase_unit_ms_max > d->mass_erase_ms_max ? STM32ISP_ERASE_MASS
-                                                                             : STM32ISP_ERASE_UNITS;
+        mode = (uint64_t)units * stm32isp_device_erase_unit_ms_max(d) >
+                       stm32isp_device_mass_erase_ms_max(d)
+                   ? STM32ISP_ERASE_MASS
+                   : STM32ISP_ERASE_UNITS;
     }
     report_progress(c, STM32ISP_PHASE_ERASE, 0, mode == STM32ISP_ERASE_MASS ? 1 : units);
     if (mode == STM32ISP_ERASE_MASS) {
@@ -719,7 +721,8 @@ stm32isp_err stm32isp_start_application(stm32isp_client *c, uint32_t vector_tabl
         c->stats.resets++;
         c->connected = false;
     } else {
-        uint32_t address = vector_table != 0 ? vector_table : c->target.device->flash_base;
+        uint32_t address =
+            vector_table != 0 ? vector_table : stm32isp_device_flash_base(c->target.device);
         stm32isp_err err = stm32isp_cmd_go(c, address);
         if (err != STM32ISP_OK) {
             return err;

@@ -36,3 +36,34 @@ stop_sim() { # SIGTERM, then wait: the simulator writes its outputs on exit
     wait "$sim_pid" || fail "the simulator exited with an error"
     sim_pid=
 }
+
+# make_elf RAM_KIB: app.elf from the cross compiler (a vector table, a loop,
+# .data whose initial value 0x12345678 is loaded at its load address in
+# flash) and app.flat, its flash image as objcopy lays it out.
+make_elf() {
+    cat >app.c <<'EOF'
+#include <stdint.h>
+extern uint32_t _stack_top;
+void reset(void);
+volatile uint32_t counter = 0x12345678u;
+__attribute__((section(".vectors"), used)) const void *const vectors[2] = {&_stack_top, reset};
+void reset(void)
+{
+    for (;;) {
+        counter++;
+    }
+}
+EOF
+    cat >app.ld <<EOF
+MEMORY { FLASH (rx) : ORIGIN = 0x08000000, LENGTH = 64K
+         RAM (rwx) : ORIGIN = 0x20000000, LENGTH = ${1}K }
+_stack_top = ORIGIN(RAM) + LENGTH(RAM);
+SECTIONS {
+    .text : { KEEP(*(.vectors)) *(.text*) *(.rodata*) } > FLASH
+    .data : { *(.data*) } > RAM AT > FLASH
+    .bss : { *(.bss*) } > RAM
+}
+EOF
+    arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -Os -nostdlib -T app.ld app.c -o app.elf
+    arm-none-eabi-objcopy -O binary app.elf app.flat
+}

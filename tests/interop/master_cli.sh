@@ -71,31 +71,7 @@ for fmt in ihex srec; do
 done
 { grep -v '^:00000001FF' a.ihex; cat b.ihex; } | tr -d '\r' >gap.hex
 { grep -v '^S[789]' a.srec; grep -v '^S0' b.srec; } >gap.srec
-cat >app.c <<'EOF'
-#include <stdint.h>
-extern uint32_t _stack_top;
-void reset(void);
-volatile uint32_t counter = 0x12345678u;
-__attribute__((section(".vectors"), used)) const void *const vectors[2] = {&_stack_top, reset};
-void reset(void)
-{
-    for (;;) {
-        counter++;
-    }
-}
-EOF
-cat >app.ld <<'EOF'
-MEMORY { FLASH (rx) : ORIGIN = 0x08000000, LENGTH = 64K
-         RAM (rwx) : ORIGIN = 0x20000000, LENGTH = 8K }
-_stack_top = ORIGIN(RAM) + LENGTH(RAM);
-SECTIONS {
-    .text : { KEEP(*(.vectors)) *(.text*) *(.rodata*) } > FLASH
-    .data : { *(.data*) } > RAM AT > FLASH
-    .bss : { *(.bss*) } > RAM
-}
-EOF
-arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -Os -nostdlib -T app.ld app.c -o app.elf
-"$objcopy" -O binary app.elf app.flat
+make_elf 8
 
 for device in f103md f103hd f072; do
     for input in app.bin gap.hex gap.srec app.elf; do

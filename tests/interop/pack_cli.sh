@@ -179,31 +179,7 @@ for fmt in hex srec; do
     cmp -n 5000 part2.bin "gap-$fmt.flash" 0 $((0x3100)) || fail "$fmt: second segment"
 done
 
-cat >app.c <<'EOF'
-#include <stdint.h>
-extern uint32_t _stack_top;
-void reset(void);
-volatile uint32_t counter = 0x12345678u;
-__attribute__((section(".vectors"), used)) const void *const vectors[2] = {&_stack_top, reset};
-void reset(void)
-{
-    for (;;) {
-        counter++;
-    }
-}
-EOF
-cat >app.ld <<'EOF'
-MEMORY { FLASH (rx) : ORIGIN = 0x08000000, LENGTH = 64K
-         RAM (rwx) : ORIGIN = 0x20000000, LENGTH = 16K }
-_stack_top = ORIGIN(RAM) + LENGTH(RAM);
-SECTIONS {
-    .text : { KEEP(*(.vectors)) *(.text*) *(.rodata*) } > FLASH
-    .data : { *(.data*) } > RAM AT > FLASH
-    .bss : { *(.bss*) } > RAM
-}
-EOF
-arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -Os -nostdlib -T app.ld app.c -o app.elf
-"$objcopy" -O binary app.elf app.flat
+make_elf 16
 "${isp[@]}" pack app.elf -o elf.simg --quiet
 "${isp[@]}" info elf.simg >elf.txt
 has elf.txt "integrity   OK"
@@ -358,7 +334,7 @@ expect_exit 2 "${isp[@]}" pack app.bin -o out/x.simg --pid 0x410 --pid 0x411 --p
     --pid 0x413 --pid 0x414 --pid 0x415 --pid 0x416 --pid 0x417 --pid 0x418
 has last.err "more than 8 --pid values"
 expect_exit 3 "${isp[@]}" pack missing.bin -o out/x.simg
-has last.err "cannot open missing.bin"
+has last.err "cannot read missing.bin"
 expect_exit 3 "${isp[@]}" pack app.bin -o no-such-dir/x.simg
 has last.err "cannot write no-such-dir/x.simg"
 expect_exit 4 "${isp[@]}" pack bad.hex -o out/x.simg

@@ -18,7 +18,7 @@ flags=(-std=c11 -Os -mcpu=cortex-m3 -mthumb -ffunction-sections -fdata-sections
        -I "$src/lib/include")
 sources=(client program devices error)
 # Modules that arrive one by one join the gate once their file exists.
-for name in eeprom container job; do
+for name in eeprom container ramcrc job; do
     if [[ -f $src/lib/src/$name.c ]]; then
         sources+=("$name")
     fi

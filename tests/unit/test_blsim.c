@@ -5,6 +5,7 @@
 #include "sim_host.h"
 
 #include "stm32isp/an3155.h"
+#include "stm32isp/ramcrc.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -970,6 +971,286 @@ static void test_time_by_opcode_adds_up(void **state)
     blsim_free(sim);
 }
 
+/* ---- stm32isp's RAM CRC program (docs/ram-crc.md) ------------------------- */
+
+/* Written here from the protocol description, independently of the
+ * library's loader, so that the two are checked against each other. */
+#define RAM_PARAMS 0x20000800u /* f103md: free RAM from 0x20000200, 1.5 KiB stack */
+#define RAM_USART1 0x40013800u
+
+static uint32_t ieee_crc(uint32_t crc, const uint8_t *p, size_t n)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int b = 0; b < 8; b++) {
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+        }
+    }
+    return ~crc;
+}
+
+static void put_le(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint32_t get_le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A parameter block: magic, nonce, USART, vector table, n, ranges, CRC. */
+typedef struct ram_params {
+    uint8_t bytes[STM32ISP_RAMCRC_PARAM_MAX_SIZE];
+    size_t size;
+} ram_params;
+
+static void make_params(ram_params *p, const uint32_t *ranges, uint32_t n, uint32_t usart)
+{
+    const uint32_t head[5] = {STM32ISP_RAMCRC_PARAM_MAGIC, 0x1234u, usart, FLASH, n};
+    size_t at = 0;
+    for (int i = 0; i < 5; i++, at += 4) {
+        put_le(p->bytes + at, head[i]);
+    }
+    for (uint32_t i = 0; i < 2 * n; i++, at += 4) {
+        put_le(p->bytes + at, ranges[i]);
+    }
+    put_le(p->bytes + at, ieee_crc(0, p->bytes, at));
+    p->size = at + 4;
+}
+
+/* Writes the block at RAM_PARAMS and the real program after it, fills in its
+ * vector words, and starts it with Go. Returns the Go's last reply. */
+static int run_ram_program(blsim *sim, const ram_params *p)
+{
+    const stm32isp_ramcrc_program *prog = &stm32isp_ramcrc_program_m3;
+    uint32_t code = (RAM_PARAMS + (uint32_t)p->size + 7u) & ~7u;
+    uint8_t image[2048];
+    assert_true(prog->size <= sizeof image);
+    memcpy(image, prog->code, prog->size);
+    put_le(image, RAM_PARAMS);
+    put_le(image + 4, code + get_le(prog->code + 4));
+    for (size_t at = 0; at < p->size; at += 256) {
+        size_t n = p->size - at < 256 ? p->size - at : 256;
+        assert_int_equal(host_write(sim, RAM_PARAMS + (uint32_t)at, p->bytes + at, n), ACK);
+    }
+    for (uint32_t at = 0; at < prog->size; at += 256) {
+        size_t n = prog->size - at < 256 ? prog->size - at : 256;
+        assert_int_equal(host_write(sim, code + at, image + at, n), ACK);
+    }
+    return host_go(sim, code);
+}
+
+/* Reads a reply and checks its frame; returns its status. */
+static int ram_reply(blsim *sim, uint8_t reply[STM32ISP_RAMCRC_REPLY_SIZE])
+{
+    if (host_recv(sim, reply, STM32ISP_RAMCRC_REPLY_SIZE, 1000) != STM32ISP_RAMCRC_REPLY_SIZE) {
+        return NO_REPLY;
+    }
+    uint8_t x = 0;
+    for (size_t i = 0; i < STM32ISP_RAMCRC_REPLY_SIZE; i++) {
+        x ^= reply[i];
+    }
+    assert_int_equal(x, 0);
+    assert_int_equal(reply[0], STM32ISP_RAMCRC_REPLY_START);
+    return reply[1];
+}
+
+static void test_ram_program_crc_of_its_ranges_after_its_cpu_time(void **state)
+{
+    (void)state;
+    blsim *sim = host_target("f103md", NULL, "app\n");
+    fill_pattern(blsim_flash(sim), 64 * 1024, 3);
+    put_vector_table(sim, 0);
+    assert_int_equal(host_sync(sim), ACK);
+    const uint32_t ranges[] = {FLASH, 0x2000, FLASH + 0x3001, 77, FLASH + 0xC000, 0x4000};
+    ram_params p;
+    make_params(&p, ranges, 3, RAM_USART1);
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    uint64_t started = blsim_now_ns(sim);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
+
+    uint8_t reply[STM32ISP_RAMCRC_REPLY_SIZE];
+    assert_int_equal(ram_reply(sim, reply), STM32ISP_RAMCRC_STATUS_OK);
+    const uint8_t *f = blsim_flash_const(sim);
+    uint32_t crc = ieee_crc(0, f, 0x2000);
+    crc = ieee_crc(crc, f + 0x3001, 77);
+    crc = ieee_crc(crc, f + 0xC000, 0x4000);
+    assert_int_equal(get_le(reply + 2), crc);
+    assert_int_equal(get_le(reply + 6), 0x2000 + 77 + 0x4000);
+    assert_int_equal(get_le(reply + 10), get_le(p.bytes + p.size - 4));
+    assert_int_equal(blsim_get_stats(sim)->ram_programs, 1);
+    /* The reply comes after the loop's cycles at 24 MHz and its wire time. */
+    uint64_t cycles = STM32ISP_RAMCRC_SETUP_CYCLES + (uint64_t)(p.size - 4 + 0x2000 + 77 + 0x4000) *
+                                                         STM32ISP_RAMCRC_CYCLES_PER_BYTE;
+    uint64_t cpu_ns = cycles * 1000u / 24u;
+    uint64_t took = blsim_now_ns(sim) - started;
+    uint64_t wire = (uint64_t)STM32ISP_RAMCRC_REPLY_SIZE * blsim_byte_time_ns(sim);
+    assert_true(took >= cpu_ns + wire - blsim_byte_time_ns(sim));
+    assert_true(took <= cpu_ns + wire + 1000000u);
+    /* A flash byte in a range changes it; one outside does not. */
+    blsim_flash(sim)[0x3001 + 40] ^= 0x04;
+    blsim_flash(sim)[0x3100] ^= 0x04;
+    host_reset(sim, true);
+    assert_int_equal(host_sync(sim), ACK);
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    assert_int_equal(ram_reply(sim, reply), STM32ISP_RAMCRC_STATUS_OK);
+    assert_int_not_equal(get_le(reply + 2), crc);
+    blsim_free(sim);
+}
+
+static void test_ram_program_commands(void **state)
+{
+    (void)state;
+    blsim *sim = host_target("f103md", NULL, "app\n");
+    fill_pattern(blsim_flash(sim), 4096, 5);
+    put_vector_table(sim, 0);
+    assert_int_equal(host_sync(sim), ACK);
+    const uint32_t range[] = {FLASH, 4096};
+    ram_params p;
+    make_params(&p, range, 1, RAM_USART1);
+    uint8_t first[STM32ISP_RAMCRC_REPLY_SIZE], again[STM32ISP_RAMCRC_REPLY_SIZE];
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    assert_int_equal(ram_reply(sim, first), STM32ISP_RAMCRC_STATUS_OK);
+
+    /* Send the reply again; a pair that is no command, and a lone byte,
+     * get nothing. */
+    assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_RESEND), STM32ISP_RAMCRC_REPLY_START);
+    again[0] = STM32ISP_RAMCRC_REPLY_START;
+    assert_int_equal(host_recv(sim, again + 1, STM32ISP_RAMCRC_REPLY_SIZE - 1, 100),
+                     STM32ISP_RAMCRC_REPLY_SIZE - 1);
+    assert_memory_equal(first, again, sizeof first);
+    assert_int_equal(host_command(sim, 0x12), NO_REPLY);
+    host_send_byte(sim, STM32ISP_RAMCRC_CMD_START);
+    assert_int_equal(host_reply(sim, 50), NO_REPLY);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
+
+    /* Start: the answer, then the application at the vector table. */
+    assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_START), STM32ISP_RAMCRC_ACK);
+    char banner[5] = {0};
+    assert_int_equal(host_recv(sim, (uint8_t *)banner, 4, 100), 4);
+    assert_string_equal(banner, "app\n");
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_APP);
+
+    /* Reset: the answer, then the bootloader again (BOOT0 is high). */
+    host_reset(sim, true);
+    assert_int_equal(host_sync(sim), ACK);
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    assert_int_equal(ram_reply(sim, first), STM32ISP_RAMCRC_STATUS_OK);
+    uint64_t resets = blsim_get_stats(sim)->resets;
+    assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_RESET), STM32ISP_RAMCRC_ACK);
+    blsim_idle(sim, 5000);
+    assert_int_equal(blsim_get_stats(sim)->resets, resets + 1);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_WAIT_SYNC);
+    assert_int_equal(host_sync(sim), ACK);
+
+    /* 0x7F resets at once, unanswered: a host's sync finds the bootloader
+     * with its second 0x7F. */
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    assert_int_equal(ram_reply(sim, first), STM32ISP_RAMCRC_STATUS_OK);
+    assert_int_equal(host_sync(sim), NO_REPLY);
+    assert_int_equal(host_sync(sim), ACK);
+
+    /* With BOOT0 low, a reset runs the application. */
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    assert_int_equal(ram_reply(sim, first), STM32ISP_RAMCRC_STATUS_OK);
+    blsim_set_boot0(sim, false);
+    assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_RESET), STM32ISP_RAMCRC_ACK);
+    assert_int_equal(host_recv(sim, (uint8_t *)banner, 4, 100), 4);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_APP);
+    assert_true(blsim_get_stats(sim)->turnarounds > 20);
+    blsim_free(sim);
+}
+
+static void test_ram_program_bad_parameters(void **state)
+{
+    (void)state;
+    blsim *sim = host_target("f103md", NULL, "app\n");
+    put_vector_table(sim, 0);
+    const uint32_t range[] = {FLASH, 1024};
+    uint8_t reply[STM32ISP_RAMCRC_REPLY_SIZE];
+    ram_params p;
+    static const struct {
+        int change; /* 0 magic, 1 check, 2 no range, 3 wrapping range */
+        int status;
+    } cases[] = {{0, STM32ISP_RAMCRC_STATUS_BAD_MAGIC},
+                 {1, STM32ISP_RAMCRC_STATUS_BAD_CHECK},
+                 {2, STM32ISP_RAMCRC_STATUS_BAD_RANGES},
+                 {3, STM32ISP_RAMCRC_STATUS_BAD_RANGES}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        host_reset(sim, true);
+        assert_int_equal(host_sync(sim), ACK);
+        make_params(&p, range, 1, RAM_USART1);
+        if (cases[i].change == 0) {
+            p.bytes[0] ^= 1;
+        } else if (cases[i].change == 1) {
+            p.bytes[24] ^= 1; /* a range's length, under the block's CRC */
+        } else if (cases[i].change == 2) {
+            make_params(&p, range, 0, RAM_USART1);
+        } else {
+            const uint32_t wraps[] = {0xFFFFFF00u, 0x200};
+            make_params(&p, wraps, 1, RAM_USART1);
+        }
+        assert_int_equal(run_ram_program(sim, &p), ACK);
+        assert_int_equal(ram_reply(sim, reply), cases[i].status);
+        assert_int_equal(get_le(reply + 2), 0);
+        assert_int_equal(get_le(reply + 6), 0);
+        /* It will not start an application on parameters it refused. */
+        assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_START), NO_REPLY);
+        assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_RESET), STM32ISP_RAMCRC_ACK);
+    }
+    /* A range the core cannot read faults, as on the part: silence. */
+    host_reset(sim, true);
+    assert_int_equal(host_sync(sim), ACK);
+    const uint32_t unmapped[] = {0x30000000u, 16};
+    make_params(&p, unmapped, 1, RAM_USART1);
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    assert_int_equal(host_reply(sim, 100), NO_REPLY);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_HARDFAULT);
+    /* Another USART: the program runs, but this line hears nothing. */
+    host_reset(sim, true);
+    assert_int_equal(host_sync(sim), ACK);
+    make_params(&p, range, 1, 0x40004400u);
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    assert_int_equal(host_reply(sim, 100), NO_REPLY);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
+    /* Another version of the program is just code in RAM. */
+    host_reset(sim, true);
+    assert_int_equal(host_sync(sim), ACK);
+    make_params(&p, range, 1, RAM_USART1);
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    uint32_t code = (RAM_PARAMS + (uint32_t)p.size + 7u) & ~7u;
+    uint8_t version[4];
+    put_le(version, STM32ISP_RAMCRC_VERSION + 1);
+    host_reset(sim, true);
+    assert_int_equal(host_sync(sim), ACK);
+    assert_int_equal(host_write(sim, code + STM32ISP_RAMCRC_OFFSET_VERSION, version, 4), ACK);
+    assert_int_equal(host_go(sim, code), ACK);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_APP);
+    blsim_free(sim);
+}
+
+/* Round trips: one each time the target answers what the host sent. */
+static void test_turnarounds_count_round_trips(void **state)
+{
+    (void)state;
+    blsim *sim = synced("f103md"); /* 1: the sync's ACK */
+    assert_int_equal(host_command(sim, AN3155_CMD_GET_ID), ACK);
+    uint8_t rest[4];
+    assert_int_equal(host_recv(sim, rest, 4, 100), 4); /* 2: ACK, N, PID, ACK */
+    uint8_t data[16];
+    assert_int_equal(host_read(sim, FLASH, data, 16), ACK); /* 3, 4, 5 */
+    assert_int_equal(blsim_get_stats(sim)->turnarounds, 5);
+    char json[4096];
+    assert_true(blsim_stats_json(sim, json, sizeof json) < (int)sizeof json);
+    assert_non_null(strstr(json, "\"turnarounds\": 5"));
+    assert_non_null(strstr(json, "\"ram_programs\": 0"));
+    blsim_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1013,6 +1294,10 @@ int main(void)
         cmocka_unit_test(test_random_byte_streams_never_break_the_model),
         cmocka_unit_test(test_stats_json),
         cmocka_unit_test(test_time_by_opcode_adds_up),
+        cmocka_unit_test(test_ram_program_crc_of_its_ranges_after_its_cpu_time),
+        cmocka_unit_test(test_ram_program_commands),
+        cmocka_unit_test(test_ram_program_bad_parameters),
+        cmocka_unit_test(test_turnarounds_count_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -199,7 +199,7 @@ static void test_connect_identifies_every_device(void **state)
             assert_true(t->uid_valid);
             for (unsigned k = 0; k < 12; k++) {
                 uint8_t b;
-                assert_true(blsim_peek(r.sim, t->device->uid_reg + k, &b));
+                assert_true(blsim_peek(r.sim, stm32isp_device_uid_reg(t->device) + k, &b));
                 assert_int_equal(t->uid[k], b);
             }
             assert_int_equal(r.client.stats.resets, pins ? 1 : 0);

@@ -320,7 +320,7 @@ static int load_ihex(builder *b, const uint8_t *data, size_t size, loaded_image 
             return fail(b, r.number, "a record must start with ':', not %s",
                         show_char(line[0], shown, sizeof shown));
         }
-        size_t bytes;
+        size_t bytes = 0;
         if (decode_record(b, r.number, line, len, 1, rec, sizeof rec, &bytes) != 0) {
             return -1;
         }
@@ -408,7 +408,7 @@ static int load_srec(builder *b, const uint8_t *data, size_t size, loaded_image 
         if (type == 4) {
             return fail(b, r.number, "S4 is not a valid record type");
         }
-        size_t bytes;
+        size_t bytes = 0;
         if (decode_record(b, r.number, line, len, 2, rec, sizeof rec, &bytes) != 0) {
             return -1;
         }

@@ -2,6 +2,9 @@
 #ifndef STM32ISP_TOOL_CLI_H
 #define STM32ISP_TOOL_CLI_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* Exit codes, documented in docs/cli.md. */
 enum {
     EXIT_OK = 0,
@@ -17,6 +20,10 @@ enum {
 void cli_error(const char *cmd, const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A number in C notation (decimal, 0x hex, 0 octal) that fits 32 bits, with
+ * nothing after it; false otherwise. */
+bool cli_parse_u32(const char *text, uint32_t *out);
+
 int cmd_sim(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_flash(int argc, char **argv);
@@ -28,5 +35,6 @@ int cmd_unprotect(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_master(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 #endif

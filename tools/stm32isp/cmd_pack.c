@@ -26,18 +26,6 @@
 /* ------------------------------------------------------------------------- */
 /* Shared helpers                                                             */
 
-static bool parse_u32(const char *text, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 0);
-    if (errno != 0 || end == text || *end != '\0' || v > 0xFFFFFFFFull || text[0] == '-') {
-        return false;
-    }
-    *out = (uint32_t)v;
-    return true;
-}
-
 static void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -245,14 +233,14 @@ static int pack_parse(int argc, char **argv, pack_options *o)
             }
             break;
         case OPT_ADDRESS:
-            if (!parse_u32(optarg, &o->address)) {
+            if (!cli_parse_u32(optarg, &o->address)) {
                 cli_error(cmd, "give it in hex, e.g. 0x08004000", "bad --address '%s'", optarg);
                 return EXIT_USAGE;
             }
             o->has_address = true;
             break;
         case OPT_PID: {
-            if (!parse_u32(optarg, &v) || v > 0xFFFF ||
+            if (!cli_parse_u32(optarg, &v) || v > 0xFFFF ||
                 stm32isp_device_by_pid((uint16_t)v) == NULL) {
                 cli_error(cmd, "docs/devices.md lists the known PIDs, e.g. --pid 0x410",
                           "--pid '%s' is not a known PID", optarg);
@@ -273,7 +261,7 @@ static int pack_parse(int argc, char **argv, pack_options *o)
             break;
         }
         case OPT_MIN_FLASH_KB:
-            if (!parse_u32(optarg, &v) || v == 0 || v > 0xFFFFFFFFu / 1024u) {
+            if (!cli_parse_u32(optarg, &v) || v == 0 || v > 0xFFFFFFFFu / 1024u) {
                 cli_error(cmd, "KiB, e.g. --min-flash-kb 128", "bad --min-flash-kb '%s'", optarg);
                 return EXIT_USAGE;
             }
@@ -304,14 +292,14 @@ static int pack_parse(int argc, char **argv, pack_options *o)
             o->unprotect = true;
             break;
         case OPT_START_ADDRESS:
-            if (!parse_u32(optarg, &o->start_address)) {
+            if (!cli_parse_u32(optarg, &o->start_address)) {
                 cli_error(cmd, "give it in hex, e.g. 0x08004000", "bad --start-address '%s'",
                           optarg);
                 return EXIT_USAGE;
             }
             break;
         case OPT_CREATED:
-            if (!parse_u32(optarg, &o->created)) {
+            if (!cli_parse_u32(optarg, &o->created)) {
                 cli_error(cmd, "seconds since 1970-01-01 UTC, e.g. $(date +%s)",
                           "bad --created '%s'", optarg);
                 return EXIT_USAGE;
@@ -346,7 +334,7 @@ static int pack_parse(int argc, char **argv, pack_options *o)
         /* Reproducible builds set it: the same inputs give the same bytes. */
         const char *epoch = getenv("SOURCE_DATE_EPOCH");
         if (epoch != NULL && *epoch != '\0') {
-            if (!parse_u32(epoch, &o->created)) {
+            if (!cli_parse_u32(epoch, &o->created)) {
                 cli_error(cmd, "unset it, or give --created",
                           "SOURCE_DATE_EPOCH='%s' is not a "
                           "Unix time",
@@ -422,7 +410,7 @@ static int split_input(const char *arg, input *in)
         return 0;
     }
     uint32_t address;
-    if (!parse_u32(at + 1, &address)) {
+    if (!cli_parse_u32(at + 1, &address)) {
         return 0;
     }
     in->owned_path = strndup(arg, (size_t)(at - arg));
@@ -445,12 +433,11 @@ static int load_inputs(const pack_options *o, input *inputs)
             cli_error(cmd, NULL, "out of memory");
             return EXIT_FAILURE_GENERIC;
         }
-        FILE *probe = fopen(in->path, "rb");
-        if (probe == NULL) {
-            cli_error(cmd, NULL, "cannot open %s: %s", in->path, strerror(errno));
+        int why = fileio_readable(in->path);
+        if (why != 0) {
+            cli_error(cmd, NULL, "cannot read %s: %s", in->path, strerror(why));
             return EXIT_IO;
         }
-        fclose(probe);
         uint32_t address = in->has_address  ? in->address
                            : o->has_address ? o->address
                                             : DEFAULT_BIN_ADDRESS;
@@ -564,9 +551,11 @@ static uint32_t harmless_gap(void)
     uint32_t smallest = WRITE_WINDOW;
     for (size_t i = 0; stm32isp_device_at(i) != NULL; i++) {
         const stm32isp_device *d = stm32isp_device_at(i);
-        for (unsigned r = 0; r < d->layout_runs; r++) {
-            if (d->layout[r].size < smallest) {
-                smallest = d->layout[r].size;
+        const stm32isp_erase_run *runs;
+        size_t run_count = stm32isp_device_layout(d, &runs);
+        for (size_t r = 0; r < run_count; r++) {
+            if (runs[r].size < smallest) {
+                smallest = runs[r].size;
             }
         }
     }
@@ -654,20 +643,21 @@ static int check_against_pids(const pack_options *o, const stm32isp_container *c
     uint64_t end = (uint64_t)last->address + last->length;
     for (unsigned i = 0; i < o->pid_count; i++) {
         const stm32isp_device *d = stm32isp_device_by_pid(o->pids[i]);
-        uint64_t flash_end = (uint64_t)d->flash_base + d->flash_size_max;
-        if (first->address < d->flash_base || end > flash_end) {
+        uint32_t flash_base = stm32isp_device_flash_base(d);
+        uint32_t flash_size_max = stm32isp_device_flash_size_max(d);
+        uint64_t flash_end = (uint64_t)flash_base + flash_size_max;
+        if (first->address < flash_base || end > flash_end) {
             cli_error("pack", "check the load addresses, or the --pid list",
                       "the image spans 0x%08" PRIx32 "-0x%08" PRIx64 " but PID 0x%03x (%s) "
                       "has at most %" PRIu32 " KiB of flash at 0x%08" PRIx32,
-                      first->address, end - 1, d->pid, d->name, d->flash_size_max / 1024,
-                      d->flash_base);
+                      first->address, end - 1, d->pid, d->name, flash_size_max / 1024, flash_base);
             return EXIT_IMAGE_REFUSED;
         }
-        if (o->min_flash_size > d->flash_size_max) {
+        if (o->min_flash_size > flash_size_max) {
             cli_error("pack", "lower --min-flash-kb, or drop that --pid",
                       "--min-flash-kb %" PRIu32 " exceeds the largest flash of PID 0x%03x (%s), "
                       "%" PRIu32 " KiB: no such target would be accepted",
-                      o->min_flash_size / 1024, d->pid, d->name, d->flash_size_max / 1024);
+                      o->min_flash_size / 1024, d->pid, d->name, flash_size_max / 1024);
             return EXIT_IMAGE_REFUSED;
         }
     }
@@ -678,12 +668,16 @@ static int check_against_pids(const pack_options *o, const stm32isp_container *c
  * character boundary) and without control bytes. */
 static void default_name(const char *path, char *name, size_t size)
 {
-    const char *base = strrchr(path, '/');
+    /* path is never NULL: pack refuses a command line without inputs. */
+    const char *base = strrchr(path, '/'); // NOLINT(clang-analyzer-core.NonNullParamChecker)
     base = base != NULL ? base + 1 : path;
     size_t n = 0;
     for (; base[n] != '\0' && n + 1 < size; n++) {
         unsigned char ch = (unsigned char)base[n];
-        name[n] = ch < 0x20 || ch == 0x7F ? '_' : (char)ch;
+        name[n] = base[n];
+        if (ch < 0x20 || ch == 0x7F) {
+            name[n] = '_';
+        }
     }
     if (base[n] != '\0') {
         while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) {

@@ -14,6 +14,7 @@
 #include "stm32isp/eeprom.h"
 #include "stm32isp/job.h"
 #include "stm32isp/program.h"
+#include "stm32isp/ramcrc.h"
 
 #include "eesim/eesim.h"
 
@@ -43,6 +44,7 @@ enum {
     OPT_LENGTH,
     OPT_FORMAT,
     OPT_NO_VERIFY,
+    OPT_VERIFY,
     OPT_NO_START,
     OPT_ERASE,
     OPT_ALL,
@@ -54,6 +56,14 @@ enum {
     OPT_EEPROM_ADDRESS,
     OPT_EEPROM_FAULTS,
 };
+
+/* flash --verify: how the flash is checked after writing. */
+typedef enum verify_mode {
+    VERIFY_DEFAULT, /* crc where the RAM CRC program runs, else what the bootloader offers */
+    VERIFY_CRC,     /* the RAM CRC program, or a refusal before anything is erased */
+    VERIFY_READ,    /* every byte read back */
+    VERIFY_NONE,
+} verify_mode;
 
 typedef struct options {
     const char *cmd;
@@ -67,7 +77,8 @@ typedef struct options {
     bool has_address, has_length;
     uint32_t address, length;
     image_format format;
-    bool no_verify, no_start;
+    bool no_start;
+    verify_mode verify;
     stm32isp_erase_mode erase;
     bool all, read_protection, write_protection;
     const char *write_sectors;
@@ -77,18 +88,6 @@ typedef struct options {
     const char *eeprom_file, *eeprom_type, *eeprom_faults;
     uint32_t eeprom_address;
 } options;
-
-static bool parse_u32(const char *text, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 0);
-    if (errno != 0 || end == text || *end != '\0' || v > 0xFFFFFFFFull || text[0] == '-') {
-        return false;
-    }
-    *out = (uint32_t)v;
-    return true;
-}
 
 /* Accepts 64K / 1M suffixes for lengths. */
 static bool parse_length(const char *text, uint32_t *out)
@@ -108,7 +107,7 @@ static bool parse_length(const char *text, uint32_t *out)
         buf[n - 1] = '\0';
     }
     uint32_t v;
-    if (!parse_u32(buf, &v) || (uint64_t)v * scale > 0xFFFFFFFFull) {
+    if (!cli_parse_u32(buf, &v) || (uint64_t)v * scale > 0xFFFFFFFFull) {
         return false;
     }
     *out = v * scale;
@@ -136,13 +135,18 @@ static void print_help(const char *cmd)
         {"probe", "probe --port PATH [options]",
          "Connects and reports the chip, bootloader, flash size and protection.\n"},
         {"flash", "flash FILE --port PATH [--address A] [options]",
-         "Programs FILE (.bin with --address, Intel HEX, SREC or ELF), verifies it by\n"
-         "reading it back and starts it.\n"
+         "Programs FILE (.bin with --address, Intel HEX, SREC or ELF), verifies it and\n"
+         "starts it.\n"
          "      --address A        load address of a raw .bin (default 0x08000000)\n"
          "      --format F         bin|hex|srec|elf (default: detected)\n"
          "      --erase MODE       auto (default): pages the image touches, or all when\n"
          "                         cheaper; pages: only those (keeps the rest); all\n"
-         "      --no-verify        skip the read-back (not recommended)\n"
+         "      --verify MODE      crc: the target computes the CRC-32 of what was written\n"
+         "                         with a small program loaded into its RAM (STM32F1;\n"
+         "                         docs/ram-crc.md); read: read every byte back; none.\n"
+         "                         Default: crc where the part runs it, else Get Checksum\n"
+         "                         where the bootloader offers it, else read\n"
+         "      --no-verify        the same as --verify none (not recommended)\n"
          "      --no-start         leave the target in its bootloader\n"
          "      --go-address A     vector table to start from (default: flash base)\n"},
         {"read", "read --port PATH -o FILE [--address A] [--length N] [options]",
@@ -163,6 +167,9 @@ static void print_help(const char *cmd)
          "dump made by 'stm32isp pack --eeprom TYPE'). Checks the image in the EEPROM\n"
          "before touching the target, then connects, erases, programs, verifies\n"
          "against the image's CRC and starts the target as the image says.\n"
+         "      --verify MODE          crc (default): the target computes the CRC with\n"
+         "                             the RAM CRC program where it runs it, else the\n"
+         "                             flash is read back; read: always read back\n"
          "      --eeprom FILE          the EEPROM's contents (read only)\n"
          "      --eeprom-type TYPE     24c01 ... 24c512, 24m01, 24m02\n"
          "      --eeprom-address A     7-bit I2C address (default 0x50)\n"
@@ -194,6 +201,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"length", required_argument, NULL, OPT_LENGTH},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
+        {"verify", required_argument, NULL, OPT_VERIFY},
         {"no-start", no_argument, NULL, OPT_NO_START},
         {"erase", required_argument, NULL, OPT_ERASE},
         {"all", no_argument, NULL, OPT_ALL},
@@ -216,7 +224,7 @@ static int parse_options(int argc, char **argv, options *o)
             o->port = optarg;
             break;
         case OPT_BAUD:
-            if (!parse_u32(optarg, &o->baud) || o->baud < 1200 || o->baud > 4000000) {
+            if (!cli_parse_u32(optarg, &o->baud) || o->baud < 1200 || o->baud > 4000000) {
                 cli_error(cmd, "use a rate such as 57600 or 115200", "bad --baud '%s'", optarg);
                 return EXIT_USAGE;
             }
@@ -243,7 +251,7 @@ static int parse_options(int argc, char **argv, options *o)
             o->file = optarg;
             break;
         case OPT_ADDRESS:
-            if (!parse_u32(optarg, &o->address)) {
+            if (!cli_parse_u32(optarg, &o->address)) {
                 cli_error(cmd, "give it in hex, e.g. 0x08004000", "bad --address '%s'", optarg);
                 return EXIT_USAGE;
             }
@@ -263,7 +271,19 @@ static int parse_options(int argc, char **argv, options *o)
             }
             break;
         case OPT_NO_VERIFY:
-            o->no_verify = true;
+            o->verify = VERIFY_NONE;
+            break;
+        case OPT_VERIFY:
+            if (strcmp(optarg, "crc") == 0) {
+                o->verify = VERIFY_CRC;
+            } else if (strcmp(optarg, "read") == 0) {
+                o->verify = VERIFY_READ;
+            } else if (strcmp(optarg, "none") == 0) {
+                o->verify = VERIFY_NONE;
+            } else {
+                cli_error(cmd, "one of crc, read, none", "unknown --verify '%s'", optarg);
+                return EXIT_USAGE;
+            }
             break;
         case OPT_NO_START:
             o->no_start = true;
@@ -291,7 +311,7 @@ static int parse_options(int argc, char **argv, options *o)
             o->write_sectors = optarg;
             break;
         case OPT_GO_ADDRESS:
-            if (!parse_u32(optarg, &o->go_address)) {
+            if (!cli_parse_u32(optarg, &o->go_address)) {
                 cli_error(cmd, "give it in hex, e.g. 0x08000000", "bad --go-address '%s'", optarg);
                 return EXIT_USAGE;
             }
@@ -304,7 +324,7 @@ static int parse_options(int argc, char **argv, options *o)
             o->eeprom_type = optarg;
             break;
         case OPT_EEPROM_ADDRESS:
-            if (!parse_u32(optarg, &o->eeprom_address) || o->eeprom_address < 0x08 ||
+            if (!cli_parse_u32(optarg, &o->eeprom_address) || o->eeprom_address < 0x08 ||
                 o->eeprom_address > 0x77) {
                 cli_error(cmd, "a 7-bit address such as 0x50", "bad --eeprom-address '%s'", optarg);
                 return EXIT_USAGE;
@@ -426,9 +446,9 @@ static void json_target(FILE *f, const stm32isp_target_info *t)
         fprintf(f, "\"name\": ");
         json_string(f, t->device->name);
         fprintf(f, ", \"family\": ");
-        json_string(f, t->device->family);
+        json_string(f, stm32isp_device_family(t->device));
         fprintf(f, ", \"flash_base\": \"0x%08" PRIx32 "\", \"flash_size\": %" PRIu32 ", ",
-                t->device->flash_base, t->flash_size);
+                stm32isp_device_flash_base(t->device), t->flash_size);
         fprintf(f, "\"flash_size_from_register\": %s, ",
                 t->flash_size_from_register ? "true" : "false");
     }
@@ -504,7 +524,7 @@ static int session_open(session *s, options *o)
     stm32isp_config cfg = {.baud = o->baud};
     if (o->device_pid != NULL) {
         uint32_t pid;
-        if (!parse_u32(o->device_pid, &pid) || pid > 0xFFFF ||
+        if (!cli_parse_u32(o->device_pid, &pid) || pid > 0xFFFF ||
             (cfg.device_override = stm32isp_device_by_pid((uint16_t)pid)) == NULL) {
             cli_error(o->cmd, "docs/devices.md lists the known PIDs, e.g. --device 0x410",
                       "--device '%s' is not a known PID", o->device_pid);
@@ -595,7 +615,7 @@ static void print_target(const session *s)
 {
     const stm32isp_target_info *t = &s->client.target;
     const stm32isp_device *d = t->device;
-    printf("device      %s (PID 0x%03x, %s)\n", d->name, t->pid, d->family);
+    printf("device      %s (PID 0x%03x, %s)\n", d->name, t->pid, stm32isp_device_family(d));
     printf("bootloader  v%u.%u, erase command 0x%02x, %u commands:",
            (unsigned)(t->bootloader_version >> 4), (unsigned)(t->bootloader_version & 0xF),
            t->erase_opcode, t->command_count);
@@ -605,7 +625,7 @@ static void print_target(const session *s)
     printf("\n");
     uint32_t units = stm32isp_device_unit_count(d, t->flash_size);
     printf("flash       %" PRIu32 " KiB at 0x%08" PRIx32 " (%s), %" PRIu32 " erase units\n",
-           t->flash_size / 1024, d->flash_base,
+           t->flash_size / 1024, stm32isp_device_flash_base(d),
            t->flash_size_from_register ? "from the flash-size register"
                                        : "the PID's maximum: the register was not readable",
            units);
@@ -646,12 +666,14 @@ static int run_probe(session *s)
     probe_extra extra = {0};
     if (code == EXIT_OK && !s->client.target.readout_protected) {
         const stm32isp_device *d = s->client.target.device;
-        uint32_t n = d->option_end > d->option_start ? d->option_end - d->option_start : 0;
+        uint32_t option_start = stm32isp_device_option_start(d);
+        uint32_t option_end = stm32isp_device_option_end(d);
+        uint32_t n = option_end > option_start ? option_end - option_start : 0;
         if (n > sizeof extra.option_bytes) {
             n = sizeof extra.option_bytes;
         }
         if (n != 0 &&
-            stm32isp_cmd_read(&s->client, d->option_start, extra.option_bytes, n) == STM32ISP_OK) {
+            stm32isp_cmd_read(&s->client, option_start, extra.option_bytes, n) == STM32ISP_OK) {
             extra.have_options = true;
             extra.option_count = n;
         }
@@ -677,6 +699,9 @@ typedef struct flash_extra {
     const loaded_image *img;
     stm32isp_program_report rep;
     bool verified, started;
+    bool ram_crc;       /* verified by the RAM CRC program */
+    bool ram_fell_back; /* it was tried, the link failed, the flash was read back */
+    stm32isp_ramcrc_report ram;
 } flash_extra;
 
 static void flash_json(FILE *f, void *ctx)
@@ -694,9 +719,101 @@ static void flash_json(FILE *f, void *ctx)
             x->rep.bytes_written, x->rep.blocks_written, x->rep.blocks_skipped, x->rep.ms_write,
             x->verified ? "true" : "false",
             !x->verified                  ? "none"
+            : x->ram_crc                  ? "ram-crc"
             : x->rep.verified_by_checksum ? "checksum"
                                           : "read-back",
             x->rep.ms_verify, x->rep.units_repaired, x->started ? "true" : "false");
+}
+
+/* Decides whether the RAM CRC program verifies (docs/ram-crc.md): *use is
+ * set when it will; returns EXIT_OK, or EXIT_USAGE after saying why an
+ * explicit --verify crc cannot be honoured (before anything is erased). */
+static int choose_ram_crc(session *s, const loaded_image *img, bool *use)
+{
+    const options *o = s->o;
+    *use = false;
+    if (o->verify != VERIFY_DEFAULT && o->verify != VERIFY_CRC) {
+        return EXIT_OK;
+    }
+    stm32isp_err why =
+        stm32isp_ramcrc_check(&s->client, &stm32isp_ramcrc_program_m3, img->segment_count);
+    *use = why == STM32ISP_OK;
+    if (*use || o->verify == VERIFY_DEFAULT) {
+        return EXIT_OK;
+    }
+    const stm32isp_target_info *t = &s->client.target;
+    if (why == STM32ISP_ERR_INVALID_ARG) {
+        cli_error(o->cmd, "use --verify read",
+                  "--verify crc covers at most %u segments, the image has %zu; nothing was erased",
+                  (unsigned)STM32ISP_RAMCRC_MAX_RANGES, img->segment_count);
+    } else if (why == STM32ISP_ERR_READ_PROTECTED) {
+        cli_error(o->cmd, "remove readout protection first (stm32isp unprotect --read)",
+                  "--verify crc: the target is readout protected; nothing was erased");
+    } else {
+        cli_error(o->cmd, "use --verify read, or leave --verify out",
+                  "--verify crc: the RAM CRC program does not run on the %s (%s family, or too "
+                  "little free RAM); nothing was erased",
+                  t->device->name, stm32isp_device_family(t->device));
+    }
+    return EXIT_USAGE;
+}
+
+/*
+ * Verifies with the RAM CRC program, against the CRC of the image as loaded
+ * here, and then starts the application or returns the target to its
+ * bootloader as --no-start says. Link trouble while it runs falls back to
+ * reading back.
+ */
+static int verify_in_ram(session *s, const loaded_image *img, const stm32isp_image *image,
+                         flash_extra *extra)
+{
+    const options *o = s->o;
+    stm32isp_client *c = &s->client;
+    uint32_t t0 = c->ops->now_ms(c->port);
+    uint32_t expected = stm32isp_crc32_ieee(0, img->payload, img->payload_size);
+    uint32_t go = o->has_go_address ? o->go_address : 0;
+    stm32isp_err err = stm32isp_ramcrc_verify(c, &stm32isp_ramcrc_program_m3, img->segments,
+                                              img->segment_count, expected, go, &extra->ram);
+    if (err == STM32ISP_OK) {
+        extra->rep.ms_verify = c->ops->now_ms(c->port) - t0;
+        extra->verified = extra->ram_crc = true;
+        ui_end_bar(&s->ui);
+        if (o->no_start) {
+            err = stm32isp_ramcrc_leave(c, STM32ISP_RAMCRC_BOOTLOADER);
+            return err == STM32ISP_OK
+                       ? EXIT_OK
+                       : report_error(s, err, "returning to the bootloader (the flash is right)");
+        }
+        err = stm32isp_ramcrc_leave(c, STM32ISP_RAMCRC_START_APP);
+        if (err != STM32ISP_OK) {
+            return report_error(s, err, "starting the application (the flash is right)");
+        }
+        extra->started = true;
+        return EXIT_OK;
+    }
+    stm32isp_err back = stm32isp_ramcrc_leave(c, STM32ISP_RAMCRC_BOOTLOADER);
+    if (err == STM32ISP_ERR_VERIFY) {
+        ui_end_bar(&s->ui);
+        cli_error(o->cmd, NULL,
+                  "the target computed CRC-32 0x%08" PRIx32 " over the %" PRIu32
+                  " bytes written, the image has 0x%08" PRIx32,
+                  extra->ram.crc, extra->ram.bytes, expected);
+        return report_error(s, err, "verifying (CRC computed on the target)");
+    }
+    if (back != STM32ISP_OK) {
+        return report_error(s, back, "verifying (the RAM CRC program did not answer)");
+    }
+    on_log((void *)o, STM32ISP_LOG_WARN,
+           "the RAM CRC program did not answer properly: reading the flash back instead");
+    extra->ram_fell_back = true;
+    uint32_t bad;
+    err = stm32isp_verify_image(c, image, &bad);
+    extra->rep.ms_verify = c->ops->now_ms(c->port) - t0;
+    if (err != STM32ISP_OK) {
+        return report_error(s, err, "verifying (read back)");
+    }
+    extra->verified = true;
+    return EXIT_OK;
 }
 
 static int run_flash(session *s, const loaded_image *img)
@@ -707,9 +824,13 @@ static int run_flash(session *s, const loaded_image *img)
         stm32isp_image image;
         image_as_stm32isp(img, &image);
         const options *o = s->o;
+        bool ram_crc = false;
+        code = choose_ram_crc(s, img, &ram_crc);
         stm32isp_program_options popts = {
             .erase = o->erase,
-            .verify = !o->no_verify,
+            /* The RAM CRC, when it is used, comes after stm32isp_program(). */
+            .verify = o->verify != VERIFY_NONE && !ram_crc,
+            .verify_by_reading = o->verify == VERIFY_READ,
             /* Started separately below, so a start failure is told apart. */
             .start = false,
         };
@@ -723,18 +844,25 @@ static int run_flash(session *s, const loaded_image *img)
                       "the image spans 0x%08" PRIx32 "-0x%08" PRIx32 " but this %s has %" PRIu32
                       " KiB of flash at 0x%08" PRIx32 "-0x%08" PRIx32 "; nothing was erased",
                       img->segments[0].address, last->address + last->length - 1, t->device->name,
-                      t->flash_size / 1024, t->device->flash_base,
-                      t->device->flash_base + t->flash_size - 1);
+                      t->flash_size / 1024, stm32isp_device_flash_base(t->device),
+                      stm32isp_device_flash_base(t->device) + t->flash_size - 1);
         }
-        if (err == STM32ISP_OK) {
+        if (err == STM32ISP_OK && code == EXIT_OK) {
             err = stm32isp_program(&s->client, &image, &popts, &extra.rep);
         }
-        if (err != STM32ISP_OK) {
+        if (code != EXIT_OK) {
+            /* --verify crc refused: said so already */
+        } else if (err != STM32ISP_OK) {
             code = report_error(s, err, "flashing");
         } else {
-            extra.verified = popts.verify;
+            if (ram_crc) {
+                /* Starts the application itself when it verified. */
+                code = verify_in_ram(s, img, &image, &extra);
+            } else {
+                extra.verified = popts.verify;
+            }
             ui_end_bar(&s->ui);
-            if (!o->no_start) {
+            if (code == EXIT_OK && !extra.ram_crc && !o->no_start) {
                 uint32_t go = o->has_go_address ? o->go_address : 0;
                 err = stm32isp_start_application(&s->client, go);
                 if (err != STM32ISP_OK) {
@@ -758,7 +886,10 @@ static int run_flash(session *s, const loaded_image *img)
             printf("  written   %" PRIu32 " blocks, %" PRIu32 " blank blocks skipped (%.2f s)\n",
                    extra.rep.blocks_written, extra.rep.blocks_skipped, extra.rep.ms_write / 1000.0);
             printf("  verified  %s (%.2f s)\n",
-                   !extra.verified                  ? "NO (--no-verify)"
+                   !extra.verified ? "NO (--verify none)"
+                   : extra.ram_crc
+                       ? "CRC-32 computed on the target (RAM program) equal to the image's"
+                   : extra.ram_fell_back ? "read back, equal to the image (the RAM program failed)"
                    : extra.rep.verified_by_checksum ? "Get Checksum CRC equal to the image's"
                                                     : "read back, equal to the image",
                    extra.rep.ms_verify / 1000.0);
@@ -768,8 +899,9 @@ static int run_flash(session *s, const loaded_image *img)
             }
             printf("  started   %s\n",
                    !extra.started ? "no (--no-start): the target stays in its bootloader"
-                   : stm32isp_has_reset_lines(&s->client)
-                       ? "BOOT0 low and a reset"
+                   : stm32isp_has_reset_lines(&s->client) ? "BOOT0 low and a reset"
+                   : extra.ram_crc
+                       ? "by the RAM program (no reset lines; it sets VTOR to the vector table)"
                        : "with Go (no reset lines: system memory stays mapped at 0)");
         }
     }
@@ -903,7 +1035,8 @@ static void print_master_summary(const session *s, const stm32isp_job *job,
     printf("  write     %" PRIu32 " blocks, %" PRIu32 " blank blocks skipped (%.2f s)\n",
            r->program.blocks_written, r->program.blocks_skipped, r->ms_write / 1000.0);
     if ((ct->flags & STM32ISP_CONTAINER_VERIFY) != 0) {
-        printf("  verify    read back, CRC-32 equal to the image's (%.2f s)\n",
+        printf("  verify    %s, CRC-32 equal to the image's (%.2f s)\n",
+               r->verified_by_ram_crc ? "computed on the target (RAM program)" : "read back",
                r->ms_verify / 1000.0);
     } else {
         printf("  verify    NO: the image was packed with --no-verify\n");
@@ -911,10 +1044,12 @@ static void print_master_summary(const session *s, const stm32isp_job *job,
     if (r->readout_protected_after) {
         printf("  protect   readout protection set (%.2f s)\n", r->ms_protect / 1000.0);
     }
-    printf("  start     %s\n", !r->started ? "no: the image was packed with --no-start"
-                               : stm32isp_has_reset_lines(&s->client)
-                                   ? "BOOT0 low and a reset"
-                                   : "with Go (no reset lines: system memory stays mapped at 0)");
+    printf("  start     %s\n",
+           !r->started                            ? "no: the image was packed with --no-start"
+           : stm32isp_has_reset_lines(&s->client) ? "BOOT0 low and a reset"
+           : r->verified_by_ram_crc
+               ? "by the RAM program (no reset lines; it sets VTOR to the vector table)"
+               : "with Go (no reset lines: system memory stays mapped at 0)");
     printf("  total     %.2f s\n", r->ms_total / 1000.0);
 }
 
@@ -930,6 +1065,8 @@ static int run_master(session *s, master_eeprom *ee)
                                .port = s->client.port,
                                .client = &s->cfg,
                                .source = &ee->source,
+                               .ram_program =
+                                   s->o->verify == VERIFY_READ ? NULL : &stm32isp_ramcrc_program_m3,
                                .progress = on_master_progress,
                                .progress_ctx = &mui};
     stm32isp_job_result result;
@@ -939,13 +1076,14 @@ static int run_master(session *s, master_eeprom *ee)
     s->client.stats = result.link;
     int code = EXIT_OK;
     if (err != STM32ISP_OK) {
-        char doing[160]; /* report_error keeps it for the JSON record */
+        char doing[160];
         snprintf(doing, sizeof doing, "%s (%s)", stm32isp_phase_name(result.phase),
                  !result.target_touched    ? "the target was not touched"
                  : !result.target_modified ? "nothing was erased"
                                            : "run it again to finish");
         code = report_error(s, err, doing);
         json_result(s, code, master_json, &result);
+        s->fail_what = NULL; /* it pointed at `doing` */
     } else {
         ui_end_bar(&s->ui);
         if (human(s->o)) {
@@ -979,12 +1117,12 @@ static int run_read(session *s)
     int code = session_connect(s);
     if (code == EXIT_OK) {
         const stm32isp_target_info *t = &s->client.target;
-        uint32_t address = o->has_address ? o->address : t->device->flash_base;
-        uint32_t length =
-            o->has_length ? o->length
-            : address >= t->device->flash_base && address - t->device->flash_base < t->flash_size
-                ? t->flash_size - (address - t->device->flash_base)
-                : 256;
+        uint32_t flash_base = stm32isp_device_flash_base(t->device);
+        uint32_t address = o->has_address ? o->address : flash_base;
+        uint32_t length = o->has_length ? o->length
+                          : address >= flash_base && address - flash_base < t->flash_size
+                              ? t->flash_size - (address - flash_base)
+                              : 256;
         read_sink sink = {.buf = malloc(length)};
         if (sink.buf == NULL) {
             cli_error(o->cmd, NULL, "out of memory for %" PRIu32 " bytes", length);
@@ -1067,7 +1205,8 @@ static int run_go(session *s)
 {
     int code = session_connect(s);
     if (code == EXIT_OK) {
-        uint32_t address = s->o->has_address ? s->o->address : s->client.target.device->flash_base;
+        uint32_t address =
+            s->o->has_address ? s->o->address : stm32isp_device_flash_base(s->client.target.device);
         stm32isp_err err = stm32isp_cmd_go(&s->client, address);
         if (err != STM32ISP_OK) {
             code = report_error(s, err, "Go");
@@ -1169,6 +1308,11 @@ static int validate(const options *o)
                   "give the EEPROM's file and type");
         return EXIT_USAGE;
     }
+    if (strcmp(cmd, "master") == 0 && o->verify == VERIFY_NONE) {
+        cli_error(cmd, "pack the image with --no-verify instead",
+                  "the image decides whether master verifies");
+        return EXIT_USAGE;
+    }
     if (strcmp(cmd, "read") == 0 && o->file == NULL) {
         cli_error(cmd, "e.g. -o flash.bin", "no output file (-o FILE)");
         return EXIT_USAGE;
@@ -1217,12 +1361,11 @@ static int run_command(int argc, char **argv, const char *cmd)
         char err[512];
         bool bin_address = o.has_address;
         uint32_t address = o.has_address ? o.address : 0x08000000u;
-        FILE *probe = fopen(o.file, "rb");
-        if (probe == NULL) {
-            cli_error(cmd, NULL, "cannot open %s: %s", o.file, strerror(errno));
+        int why = fileio_readable(o.file);
+        if (why != 0) {
+            cli_error(cmd, NULL, "cannot read %s: %s", o.file, strerror(why));
             return EXIT_IO;
         }
-        fclose(probe);
         if (image_load(o.file, o.format, true, address, &img, err, sizeof err) != 0) {
             cli_error(cmd, "nothing was sent to the target", "%s", err);
             return EXIT_IMAGE_REFUSED;

@@ -8,6 +8,11 @@
 /* Reads a whole file into a malloc'ed buffer. Returns 0, or -1 with errno set. */
 int fileio_read_all(const char *path, uint8_t **data, size_t *size);
 
+/* 0 when path can be opened for reading and is not a folder; otherwise the
+ * errno that says why (EISDIR for a folder). Used to tell "cannot read the
+ * file" (exit 3) from "the file's contents are refused" (exit 4). */
+int fileio_readable(const char *path);
+
 /* Writes data to path through a temporary file in the same folder that is
  * fsync'ed and renamed over path, so that path is either the old file or the
  * complete new one, never a half-written one. Returns 0, or -1 with errno set

@@ -4,8 +4,10 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef STM32ISP_VERSION
@@ -29,6 +31,7 @@ static const subcommand subcommands[] = {
     {"pack", cmd_pack, "pack firmware files into an image container or EEPROM dump"},
     {"info", cmd_info, "show and check an image container or EEPROM dump"},
     {"master", cmd_master, "run the master board's flashing job from an EEPROM image file"},
+    {"load", cmd_load, "write an image into the master board's EEPROM through its console"},
     {"sim", cmd_sim, "simulate an STM32 ROM bootloader on a pseudo-terminal"},
 };
 
@@ -43,6 +46,18 @@ void cli_error(const char *cmd, const char *hint, const char *fmt, ...)
     if (hint != NULL) {
         fprintf(stderr, "  hint: %s\n", hint);
     }
+}
+
+bool cli_parse_u32(const char *text, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 0);
+    if (errno != 0 || end == text || *end != '\0' || v > 0xFFFFFFFFull || text[0] == '-') {
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
 }
 
 static void usage(FILE *out)
@@ -77,7 +92,8 @@ int main(int argc, char **argv)
             return subcommands[i].run(argc - 1, argv + 1);
         }
     }
-    fprintf(stderr, "stm32isp: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr,
+            "stm32isp: unknown command '%s'\n  hint: 'stm32isp --help' lists the commands\n",
+            argv[1]);
     return EXIT_USAGE;
 }

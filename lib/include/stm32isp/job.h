@@ -10,9 +10,11 @@
  *   4. handle readout protection as the container says (refuse by default);
  *   5. erase what the image needs, program it streaming from the source in
  *      256-byte blocks (the image is never held in RAM);
- *   6. verify: read the programmed flash back and compare its CRC-32 with the
+ *   6. verify: compare the CRC-32 of the programmed flash with the
  *      container's payload CRC, which was checked in step 1; so a byte that
- *      the EEPROM delivered wrong while programming cannot pass;
+ *      the EEPROM delivered wrong while programming cannot pass. The target
+ *      computes it with the RAM CRC program where it runs that
+ *      (ramcrc.h), else the flash is read back;
  *   7. optionally set readout protection;
  *   8. release BOOT0 and reset the target into its application (or Go).
  *
@@ -29,6 +31,7 @@
 #include "stm32isp/client.h"
 #include "stm32isp/container.h"
 #include "stm32isp/program.h"
+#include "stm32isp/ramcrc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +42,10 @@ typedef struct stm32isp_job_config {
     void *port;
     const stm32isp_config *client; /* NULL: defaults */
     const stm32isp_container_source *source;
+    /* The RAM CRC program to verify with (normally &stm32isp_ramcrc_program_m3)
+     * on the parts it runs on; NULL, or another part: every byte is read
+     * back. Link trouble while it runs falls back to reading back too. */
+    const stm32isp_ramcrc_program *ram_program;
     /* Progress events: CHECK_IMAGE (bytes of payload checked), CONNECT, ERASE,
      * WRITE, VERIFY, PROTECT, START. May be NULL. */
     stm32isp_progress_fn progress;
@@ -67,7 +74,8 @@ typedef struct stm32isp_job_result {
     bool was_readout_protected;
     bool unprotected; /* readout protection was removed (flash mass-erased) */
     bool readout_protected_after;
-    bool started; /* the application was started */
+    bool started;             /* the application was started */
+    bool verified_by_ram_crc; /* the target computed the CRC (else it was read back) */
 
     stm32isp_program_report program;
     /* Milliseconds per phase, on the port's clock. */
@@ -102,6 +110,21 @@ stm32isp_err stm32isp_job_run(stm32isp_job *job, const stm32isp_job_config *cfg,
 stm32isp_err stm32isp_job_check_image(stm32isp_container *ct,
                                       const stm32isp_container_source *source, uint8_t *buf,
                                       size_t buf_size);
+
+/*
+ * Verification alone (the master console's `verify`): checks the image as
+ * step 1 does, connects, checks that the image is meant for this part and
+ * that its flash is readable, and compares the CRC-32 of the flash under
+ * the segments with the container's payload CRC (by the RAM CRC program
+ * where it runs, else by reading back). Erases and writes nothing, whatever
+ * the container's flags say. Then lets the target go: with reset lines
+ * BOOT0 low and a reset (it runs its application); without, it stays in its
+ * bootloader. Returns OK when the flash holds the image, VERIFY when it does
+ * not, or the error that stopped it (as stm32isp_job_run, READ_PROTECTED
+ * included). `result` may be NULL.
+ */
+stm32isp_err stm32isp_job_verify(stm32isp_job *job, const stm32isp_job_config *cfg,
+                                 stm32isp_job_result *result);
 
 #ifdef __cplusplus
 }

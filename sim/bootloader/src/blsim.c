@@ -6,6 +6,7 @@
 #include "blsim/blsim.h"
 
 #include "stm32isp/an3155.h"
+#include "stm32isp/ramcrc_protocol.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,14 @@ struct blsim {
     timed_action action;
     uint64_t action_ns;
     uint32_t jump_address;
+
+    /* The RAM CRC program (docs/ram-crc.md), while it runs. */
+    uint8_t ram_reply[STM32ISP_RAMCRC_REPLY_SIZE];
+    bool ram_params_ok;        /* its parameter block passed every check */
+    bool ram_silent;           /* it answers on a USART this model is not */
+    uint32_t ram_vector_table; /* where its start command goes */
+    int ram_pending;           /* the first byte of a command, or -1 */
+    bool host_spoke;           /* the host sent since the target last answered */
 
     tx_slot txq[TXQ_SIZE];
     size_t txq_head, txq_count;
@@ -267,6 +276,10 @@ static void tx_enqueue(blsim *sim, uint8_t byte, uint64_t ready_ns)
 static void emit(blsim *sim, uint8_t byte, uint64_t at_ns)
 {
     bool faults = fault_dir_hits(sim, false);
+    if (sim->host_spoke) {
+        sim->host_spoke = false;
+        sim->stats.turnarounds++;
+    }
     if (faults && chance(sim, sim->cfg.faults.insert_rate)) {
         sim->tx_free_ns = max_u64(at_ns, sim->tx_free_ns) + sim->byte_ns;
         tx_enqueue(sim, (uint8_t)rng_next(sim), sim->tx_free_ns);
@@ -368,11 +381,171 @@ static bool vector_table_runs(blsim *sim, uint32_t table)
     return sp_ok && pc_ok;
 }
 
+/* ------------------------------------------------------------------------- */
+/* stm32isp's RAM CRC program (docs/ram-crc.md, stm32isp/ramcrc_protocol.h)   */
+
+/* The clock the program inherits from the F1 bootloader: 24 MHz, the HSI
+ * through the PLL, as AN2606 is remembered to say (unconfirmed here: see
+ * docs/ram-crc.md). */
+#define RAM_PROGRAM_HZ 24000000ull
+#define USART1_BASE    0x40013800u
+
+/* CRC-32/ISO-HDLC (zlib's crc32), continued from `crc`. */
+static uint32_t crc32_ieee(uint32_t crc, const uint8_t *p, uint32_t len)
+{
+    crc = ~crc;
+    for (uint32_t i = 0; i < len; i++) {
+        crc ^= p[i];
+        for (int bit = 0; bit < 8; bit++) {
+            crc = (crc & 1u) != 0 ? crc >> 1 ^ 0xEDB88320u : crc >> 1;
+        }
+    }
+    return ~crc;
+}
+
+/* Go into RAM that starts with the program's header (its signature and
+ * version after the two vector words) runs the program; anything else in
+ * RAM is "an application" as before. */
+static bool is_ram_program(blsim *sim, uint32_t table)
+{
+    const blsim_device *d = sim->dev;
+    const uint8_t *v = map(sim, table, STM32ISP_RAMCRC_HEADER_SIZE);
+    return v != NULL && in_range(table, 1, d->ram_base, d->ram_size) &&
+           le32(v + STM32ISP_RAMCRC_OFFSET_SIGNATURE) == STM32ISP_RAMCRC_SIGNATURE &&
+           le32(v + STM32ISP_RAMCRC_OFFSET_VERSION) == STM32ISP_RAMCRC_VERSION;
+}
+
+/*
+ * What the program does from its entry to its reply, as target/crc32/ramcrc.c
+ * does it: the parameter block at its stack pointer, checked word by word,
+ * the CRC over the ranges, and the reply after the CPU time that takes.
+ * Reading memory that is not mapped (a range, or a block past RAM's end)
+ * faults, as on the part.
+ */
+static void ram_program_start(blsim *sim, uint32_t table, uint64_t t_ns)
+{
+    /* vector_table_runs() has checked that the table is mapped. */
+    uint32_t sp = le32(map(sim, table, 4));
+    const uint8_t *head = map(sim, sp, 4 * STM32ISP_RAMCRC_PARAM_WORDS);
+    uint32_t status = STM32ISP_RAMCRC_STATUS_OK, check = 0, crc = 0, total = 0;
+    uint32_t usart = USART1_BASE;
+    uint64_t cycles = STM32ISP_RAMCRC_SETUP_CYCLES;
+    sim->ram_params_ok = false;
+    sim->ram_pending = -1;
+    if (head == NULL) {
+        sim->state = BLSIM_STATE_HARDFAULT;
+        return;
+    }
+    uint32_t n = le32(head + 16);
+    if (le32(head) != STM32ISP_RAMCRC_PARAM_MAGIC) {
+        status = STM32ISP_RAMCRC_STATUS_BAD_MAGIC;
+    } else if (n == 0 || n > STM32ISP_RAMCRC_MAX_RANGES) {
+        status = STM32ISP_RAMCRC_STATUS_BAD_RANGES;
+    } else {
+        const uint8_t *block = map(sim, sp, STM32ISP_RAMCRC_PARAM_SIZE(n));
+        if (block == NULL) {
+            sim->state = BLSIM_STATE_HARDFAULT;
+            return;
+        }
+        uint32_t words = STM32ISP_RAMCRC_PARAM_WORDS + 2u * n;
+        check = crc32_ieee(0, block, 4u * words);
+        cycles += 4ull * words * STM32ISP_RAMCRC_CYCLES_PER_BYTE;
+        if (check != le32(block + 4u * words)) {
+            status = STM32ISP_RAMCRC_STATUS_BAD_CHECK;
+        } else {
+            usart = le32(head + 8);
+            const uint8_t *range = block + 4u * STM32ISP_RAMCRC_PARAM_WORDS;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t address = le32(range + 8u * i), length = le32(range + 8u * i + 4u);
+                if (length == 0 || address + length < address) {
+                    status = STM32ISP_RAMCRC_STATUS_BAD_RANGES;
+                }
+            }
+            for (uint32_t i = 0; i < n && status == STM32ISP_RAMCRC_STATUS_OK; i++) {
+                uint32_t address = le32(range + 8u * i), length = le32(range + 8u * i + 4u);
+                const uint8_t *p = map(sim, address, length);
+                if (p == NULL) {
+                    sim->state = BLSIM_STATE_HARDFAULT;
+                    return;
+                }
+                crc = crc32_ieee(crc, p, length);
+                total += length;
+            }
+            cycles += (uint64_t)total * STM32ISP_RAMCRC_CYCLES_PER_BYTE;
+            sim->ram_params_ok = status == STM32ISP_RAMCRC_STATUS_OK;
+            sim->ram_vector_table = le32(head + 12);
+        }
+    }
+    if (status != STM32ISP_RAMCRC_STATUS_OK) {
+        crc = total = 0;
+    }
+    uint8_t *r = sim->ram_reply;
+    const uint32_t fields[3] = {crc, total, check};
+    r[0] = STM32ISP_RAMCRC_REPLY_START;
+    r[1] = (uint8_t)status;
+    for (int f = 0; f < 3; f++) {
+        for (int b = 0; b < 4; b++) {
+            r[2 + 4 * f + b] = (uint8_t)(fields[f] >> (8 * b));
+        }
+    }
+    r[STM32ISP_RAMCRC_REPLY_SIZE - 1] = xor_of(r, STM32ISP_RAMCRC_REPLY_SIZE - 1);
+
+    sim->state = BLSIM_STATE_RAM_PROGRAM;
+    sim->stats.ram_programs++;
+    sim->ram_silent = usart != USART1_BASE;
+    uint64_t done = t_ns + cycles * 1000000000ull / RAM_PROGRAM_HZ;
+    sim->busy_until_ns = max_u64(sim->busy_until_ns, done);
+    if (!sim->ram_silent) {
+        for (uint32_t i = 0; i < STM32ISP_RAMCRC_REPLY_SIZE; i++) {
+            emit(sim, r[i], done);
+        }
+        busy_while_sending(sim);
+    }
+}
+
+/* A byte the program receives while it waits for its command. */
+static void ram_program_rx(blsim *sim, uint8_t byte, uint64_t t)
+{
+    if (byte == STM32ISP_RAMCRC_SYNC_RESET) {
+        system_reset(sim, t);
+        return;
+    }
+    if (sim->ram_pending < 0 || (uint8_t)(sim->ram_pending ^ byte) != 0xFF) {
+        sim->ram_pending = byte;
+        return;
+    }
+    uint8_t command = (uint8_t)sim->ram_pending;
+    sim->ram_pending = -1;
+    bool start = command == STM32ISP_RAMCRC_CMD_START && sim->ram_params_ok;
+    if (command == STM32ISP_RAMCRC_CMD_RESEND) {
+        for (uint32_t i = 0; i < STM32ISP_RAMCRC_REPLY_SIZE && !sim->ram_silent; i++) {
+            emit(sim, sim->ram_reply[i], t);
+        }
+        busy_while_sending(sim);
+        return;
+    }
+    if (command != STM32ISP_RAMCRC_CMD_RESET && !start) {
+        return;
+    }
+    /* The answer leaves the USART completely before the program acts. */
+    if (!sim->ram_silent) {
+        emit(sim, STM32ISP_RAMCRC_ACK, t);
+    }
+    sim->action = start ? ACTION_JUMP : ACTION_SYSTEM_RESET;
+    sim->jump_address = sim->ram_vector_table;
+    sim->action_ns = max_u64(t, sim->tx_free_ns);
+    sim->busy_until_ns = max_u64(sim->busy_until_ns, sim->action_ns);
+}
+
 static void start_code(blsim *sim, uint32_t table, uint64_t t_ns)
 {
     parser_idle(sim);
     if (!vector_table_runs(sim, table)) {
         sim->state = BLSIM_STATE_HARDFAULT;
+        return;
+    }
+    if (is_ram_program(sim, table)) {
+        ram_program_start(sim, table, t_ns);
         return;
     }
     sim->state = BLSIM_STATE_APP;
@@ -1107,6 +1280,9 @@ static void blsim_rx_byte(blsim *sim, uint8_t byte, uint64_t t)
         return;
     case BLSIM_STATE_COMMANDS:
         break;
+    case BLSIM_STATE_RAM_PROGRAM:
+        ram_program_rx(sim, byte, t);
+        return;
     default:
         return; /* reset, booting, deaf, application, fault: nobody listens */
     }
@@ -1222,6 +1398,7 @@ void blsim_host_send(blsim *sim, const uint8_t *bytes, size_t count)
         settle_until(sim, sim->now_ns + sim->byte_ns);
         sim->now_ns += sim->byte_ns;
         sim->stats.bytes_to_target++;
+        sim->host_spoke = true;
         if (faults && chance(sim, sim->cfg.faults.drop_rate)) {
             sim->stats.faults_drops++;
             continue;
@@ -1422,6 +1599,8 @@ const char *blsim_state_name(blsim_state state)
         return "bootloader commands";
     case BLSIM_STATE_APP:
         return "application";
+    case BLSIM_STATE_RAM_PROGRAM:
+        return "RAM CRC program";
     case BLSIM_STATE_HARDFAULT:
         return "hard fault";
     }
@@ -1451,6 +1630,12 @@ uint8_t *blsim_flash(blsim *sim)
 const uint8_t *blsim_flash_const(const blsim *sim)
 {
     return sim->flash;
+}
+
+void blsim_set_faults(blsim *sim, const blsim_faults *faults)
+{
+    sim->cfg.faults = *faults;
+    sim->rng = faults->seed;
 }
 
 const uint8_t *blsim_option_bytes(const blsim *sim)
@@ -1495,6 +1680,7 @@ int blsim_stats_json(const blsim *sim, char *buf, size_t size)
         " \"acks\": %llu, \"nacks\": %llu,"
         " \"pages_erased\": %llu, \"mass_erases\": %llu, \"halfwords_programmed\": %llu,"
         " \"program_errors\": %llu, \"resets\": %llu, \"overruns\": %llu, \"gos\": %llu,"
+        " \"ram_programs\": %llu, \"turnarounds\": %llu,"
         " \"faults\": {\"bit_flips\": %llu, \"drops\": %llu, \"inserts\": %llu,"
         " \"nacks\": %llu, \"resets\": %llu}}",
         sim->dev->name, sim->dev->pid, sim->flash_size / 1024u,
@@ -1506,6 +1692,7 @@ int blsim_stats_json(const blsim *sim, char *buf, size_t size)
         (unsigned long long)s->mass_erases, (unsigned long long)s->halfwords_programmed,
         (unsigned long long)s->program_errors, (unsigned long long)s->resets,
         (unsigned long long)s->overruns, (unsigned long long)s->gos,
+        (unsigned long long)s->ram_programs, (unsigned long long)s->turnarounds,
         (unsigned long long)s->faults_bit_flips, (unsigned long long)s->faults_drops,
         (unsigned long long)s->faults_inserts, (unsigned long long)s->faults_nacks,
         (unsigned long long)s->faults_resets);

@@ -30,10 +30,14 @@ static int parse_count(const char *value, uint64_t max, uint64_t *out)
 
 static int apply(eesim_faults *f, const char *key, const char *value, char *err, size_t err_size)
 {
-    bool *flag = strcmp(key, "wp") == 0      ? &f->write_protect
-                 : strcmp(key, "slow") == 0  ? &f->slow
-                 : strcmp(key, "stuck") == 0 ? &f->stuck
-                                             : NULL;
+    bool *flag = NULL;
+    if (strcmp(key, "wp") == 0) {
+        flag = &f->write_protect;
+    } else if (strcmp(key, "slow") == 0) {
+        flag = &f->slow;
+    } else if (strcmp(key, "stuck") == 0) {
+        flag = &f->stuck;
+    }
     if (flag != NULL) {
         if (value != NULL) {
             return fail(err, err_size, "EEPROM fault '%s' takes no value", key);
@@ -43,11 +47,16 @@ static int apply(eesim_faults *f, const char *key, const char *value, char *err,
     }
     bool rate = strcmp(key, "bitflip") == 0;
     bool seed = strcmp(key, "seed") == 0;
-    uint32_t *count = strcmp(key, "nack-addr") == 0    ? &f->nack_addr_at
-                      : strcmp(key, "nack-data") == 0  ? &f->nack_data_at
-                      : strcmp(key, "bus-error") == 0  ? &f->bus_error_at
-                      : strcmp(key, "power-loss") == 0 ? &f->power_loss_at
-                                                       : NULL;
+    uint32_t *count = NULL;
+    if (strcmp(key, "nack-addr") == 0) {
+        count = &f->nack_addr_at;
+    } else if (strcmp(key, "nack-data") == 0) {
+        count = &f->nack_data_at;
+    } else if (strcmp(key, "bus-error") == 0) {
+        count = &f->bus_error_at;
+    } else if (strcmp(key, "power-loss") == 0) {
+        count = &f->power_loss_at;
+    }
     if (!rate && !seed && count == NULL) {
         return fail(err, err_size,
                     "unknown EEPROM fault '%s' (known: seed, bitflip, nack-addr, nack-data, "
@@ -85,6 +94,9 @@ static int apply(eesim_faults *f, const char *key, const char *value, char *err,
 
 int eesim_faults_parse(const char *spec, eesim_faults *faults, char *err, size_t err_size)
 {
+    if (spec == NULL || faults == NULL) {
+        return fail(err, err_size, "no EEPROM fault spec");
+    }
     char item[128];
     const char *p = spec;
     while (*p != '\0') {

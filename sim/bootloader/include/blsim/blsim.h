@@ -125,6 +125,11 @@ typedef struct blsim blsim;
 blsim *blsim_new(const blsim_config *config);
 void blsim_free(blsim *sim);
 
+/* Replaces the faults of a running model (the chip's memories and state are
+ * kept): a campaign switches faults off to check that a second run repairs
+ * what the first one left. Count-based faults count from the model's start. */
+void blsim_set_faults(blsim *sim, const blsim_faults *faults);
+
 /* ---------------------------------------------------------------------------
  * Pins
  */
@@ -169,6 +174,8 @@ typedef enum blsim_state {
     BLSIM_STATE_DEAF,      /* first byte was not 0x7F: nothing until reset */
     BLSIM_STATE_COMMANDS,  /* synchronised, taking commands */
     BLSIM_STATE_APP,       /* the user application runs (BOOT0 low, or after Go) */
+    /* Go started stm32isp's RAM CRC program (docs/ram-crc.md) */
+    BLSIM_STATE_RAM_PROGRAM,
     BLSIM_STATE_HARDFAULT, /* Go or reset into code that is not a valid program */
 } blsim_state;
 
@@ -189,6 +196,10 @@ typedef struct blsim_stats {
     uint64_t resets;         /* every system reset: pin, command or fault */
     uint64_t overruns;       /* bytes lost because the target was busy */
     uint64_t gos;
+    uint64_t ram_programs; /* runs of the RAM CRC program */
+    /* Round trips: how often the target began to answer after the host had
+     * sent something since its last answer. */
+    uint64_t turnarounds;
     uint64_t faults_bit_flips, faults_drops, faults_inserts, faults_nacks, faults_resets;
 } blsim_stats;
 
