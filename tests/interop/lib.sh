@@ -11,6 +11,35 @@ fail() {
     exit 1
 }
 
+# TAP-style progress: ok TEXT prints "ok N - TEXT".
+n=0
+ok() {
+    n=$((n + 1))
+    echo "ok $n - $*"
+}
+
+# expect_exit CODE CMD...: runs CMD (output in last.out, last.err), which must
+# exit with CODE.
+expect_exit() {
+    local want=$1
+    shift
+    local got=0
+    "$@" >last.out 2>last.err || got=$?
+    ((got == want)) || fail "expected exit $want, got $got from: $* -- $(cat last.err)"
+}
+
+# json_has FILE TEXT: FILE (a JSON record or any text) contains TEXT.
+json_has() { grep -qF -- "$2" "$1" || fail "$1 lacks '$2': $(cat "$1")"; }
+
+# make_image SIZE FILE: a vector table the model accepts (SP 0x20004000,
+# entry 0x080000C1), then random bytes.
+make_image() {
+    {
+        printf '\x00\x40\x00\x20\xc1\x00\x00\x08'
+        head -c $(($1 - 8)) /dev/urandom
+    } >"$2"
+}
+
 sim_pid=
 cleanup() { if [[ -n $sim_pid ]]; then kill -KILL "$sim_pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT

@@ -13,26 +13,8 @@ stm32isp=$1
 work=$2
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-n=0
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $*"
-}
 
-# expect_exit CODE CMD...: runs CMD, which must exit with CODE.
-expect_exit() {
-    local want=$1
-    shift
-    local got=0
-    "$@" >last.out 2>last.err || got=$?
-    if ((got != want)); then
-        fail "expected exit $want, got $got from: $* -- $(cat last.err)"
-    fi
-}
 
-has() { # has FILE TEXT: FILE contains TEXT
-    grep -qF -- "$2" "$1" || fail "$1 lacks '$2': $(cat "$1")"
-}
 
 # No file but the expected ones: nothing half-written, no temporary left.
 only_files() { # only_files DIR NAME...
@@ -113,41 +95,34 @@ flip() { # flip FILE OFFSET: invert one byte
 parse() { python3 parse.py "$@" >"$1.fields" || fail "parse.py $1: $(cat "$1.fields")"; }
 field() { grep "^$2=" "$1.fields" | cut -d= -f2-; }
 
-# A vector table, then random bytes.
-make_image() { # make_image SIZE FILE
-    {
-        printf '\x00\x40\x00\x20\xc1\x00\x00\x08'
-        head -c $(($1 - 8)) /dev/urandom
-    } >"$2"
-}
 
 # 1. A raw binary: at 0x08000000 by default, every field as given, read
 #    back by info (human and JSON) and by the Python parser.
 make_image 5000 app.bin
 "${isp[@]}" pack app.bin -o app.simg --name blinky --version 1.2.3 --pid 0x410 --pid 0x414 \
     --min-flash-kb 64 --created 1700000000 >pack.txt
-has pack.txt "app.simg: 5116 bytes: header 116, payload 5000 in 1 segment"
+json_has pack.txt "app.simg: 5116 bytes: header 116, payload 5000 in 1 segment"
 "${isp[@]}" info app.simg >info.txt
 for line in "name        blinky" "version     1.2.3" \
     "created     2023-11-14 22:13:20 UTC (1700000000)" "flags       verify, start (0x05)" \
     "targets     0x410 STM32F10x medium density" "            0x414 STM32F10x high density" \
     "min flash   64 KiB" "0: address 0x08000000, length 5000, end 0x08001388" \
     "payload     5000 bytes" "header      116 bytes" "total       5116 bytes" "integrity   OK"; do
-    has info.txt "$line"
+    json_has info.txt "$line"
 done
 "${isp[@]}" info app.simg --json >info.json
-has info.json '"ok": true'
-has info.json '"integrity": "ok"'
-has info.json '"segments": [{"address": "0x08000000", "length": 5000, "end": "0x08001388"}]'
-has info.json '"pids": [{"pid": "0x410", "name": "STM32F10x medium density"}, {"pid": "0x414"'
+json_has info.json '"ok": true'
+json_has info.json '"integrity": "ok"'
+json_has info.json '"segments": [{"address": "0x08000000", "length": 5000, "end": "0x08001388"}]'
+json_has info.json '"pids": [{"pid": "0x410", "name": "STM32F10x medium density"}, {"pid": "0x414"'
 parse app.simg --flash app.flash
 [[ $(field app.simg name) == blinky && $(field app.simg version) == 1.2.3 ]] || fail "texts"
 [[ $(field app.simg pids) == 0x410,0x414 && $(field app.simg min_flash) == 65536 ]] ||
     fail "pids, min flash: $(cat app.simg.fields)"
 [[ $(field app.simg created) == 1700000000 && $(field app.simg flags) == 5 ]] || fail "created"
 [[ $(field app.simg rest) == "0 blank" ]] || fail "a bare container has nothing after it"
-has info.txt "payload     5000 bytes, CRC-32 $(field app.simg payload_crc)"
-has info.txt "header      116 bytes, CRC-32 $(field app.simg header_crc)"
+json_has info.txt "payload     5000 bytes, CRC-32 $(field app.simg payload_crc)"
+json_has info.txt "header      116 bytes, CRC-32 $(field app.simg header_crc)"
 cmp app.bin app.flash || fail "payload differs from app.bin"
 "${isp[@]}" pack app.bin --address 0x08004000 -o moved.simg --quiet >moved.txt
 [[ ! -s moved.txt ]] || fail "--quiet printed: $(cat moved.txt)"
@@ -170,8 +145,8 @@ done
 for fmt in hex srec; do
     "${isp[@]}" pack "gap.$fmt" -o "gap-$fmt.simg" --quiet
     "${isp[@]}" info "gap-$fmt.simg" >"gap-$fmt.txt"
-    has "gap-$fmt.txt" "segments    2"
-    has "gap-$fmt.txt" "1: address 0x08003100, length 5000, end 0x08004488"
+    json_has "gap-$fmt.txt" "segments    2"
+    json_has "gap-$fmt.txt" "1: address 0x08003100, length 5000, end 0x08004488"
     parse "gap-$fmt.simg" --flash "gap-$fmt.flash"
     [[ $(field "gap-$fmt.simg" segments) == "0x08000000+3000 0x08003100+5000" ]] ||
         fail "$fmt segments: $(cat "gap-$fmt.simg.fields")"
@@ -182,7 +157,7 @@ done
 make_elf 16
 "${isp[@]}" pack app.elf -o elf.simg --quiet
 "${isp[@]}" info elf.simg >elf.txt
-has elf.txt "integrity   OK"
+json_has elf.txt "integrity   OK"
 parse elf.simg --flash elf.flash
 cmp app.flat elf.flash || fail "ELF payload differs from objcopy's flat binary"
 grep -c $'\x78\x56\x34\x12' elf.flash >/dev/null || fail ".data initial value not in the payload"
@@ -200,7 +175,7 @@ parse both.simg --flash both.flash
 cmp -n 2048 boot.bin both.flash || fail "bootloader bytes"
 cmp -n 5000 part2.bin both.flash 0 $((0x4000)) || fail "application bytes"
 "${isp[@]}" pack app4000.hex@0x1 boot.bin part2.bin@0x08004000 -o same.simg --quiet 2>same.err
-has same.err "applies to raw binaries only"
+json_has same.err "applies to raw binaries only"
 parse same.simg
 [[ $(field same.simg segments) == "0x08000000+2048 0x08004000+5000" ]] ||
     fail "identical overlap: $(cat same.simg.fields)"
@@ -215,7 +190,7 @@ cp app.simg refuse/keep.simg
 # first difference is at 0x08000100 whatever the random data.
 python3 -c 'import sys; d = open("boot.bin", "rb").read()[256:272]; sys.stdout.buffer.write(bytes(b ^ 0xFF for b in d))' >other.bin
 expect_exit 4 "${isp[@]}" pack boot.bin other.bin@0x08000100 -o refuse/keep.simg
-has last.err "boot.bin and other.bin overlap with different data at 0x08000100"
+json_has last.err "boot.bin and other.bin overlap with different data at 0x08000100"
 [[ $(wc -l <last.err) -le 2 ]] || fail "more than an error and a hint: $(cat last.err)"
 cmp app.simg refuse/keep.simg || fail "a refused pack changed the existing output"
 expect_exit 4 "${isp[@]}" pack boot.bin other.bin@0x08000100 -o refuse/new.simg
@@ -226,28 +201,28 @@ ok "several inputs merged (FILE@ADDR, HEX); differing overlaps refused naming bo
 #    does not fit is refused, naming the part that would.
 "${isp[@]}" pack app.bin -o app.eep --eeprom 24c256 --created 1700000000 --name blinky \
     --version 1.2.3 --pid 0x410 --pid 0x414 --min-flash-kb 64 >eep.txt
-has eep.txt "EEPROM dump for a 24c256: 32768 bytes, 15.6% used"
+json_has eep.txt "EEPROM dump for a 24c256: 32768 bytes, 15.6% used"
 [[ $(stat -c %s app.eep) == 32768 ]] || fail "dump size $(stat -c %s app.eep)"
 cmp -n 5116 app.simg app.eep || fail "the dump does not start with the same container"
 parse app.eep
 [[ $(field app.eep rest) == "27652 blank" ]] || fail "padding: $(field app.eep rest)"
 "${isp[@]}" info app.eep >eepinfo.txt
-has eepinfo.txt "eeprom      dump of a 24c256: 5116 of 32768 bytes used (15.6%), the rest 0xFF"
-has eepinfo.txt "integrity   OK"
+json_has eepinfo.txt "eeprom      dump of a 24c256: 5116 of 32768 bytes used (15.6%), the rest 0xFF"
+json_has eepinfo.txt "integrity   OK"
 "${isp[@]}" info app.eep --json >eepinfo.json
-has eepinfo.json '"eeprom": {"part": "24c256", "size": 32768, "used": 5116'
+json_has eepinfo.json '"eeprom": {"part": "24c256", "size": 32768, "used": 5116'
 "${isp[@]}" pack app.bin -o small.eep --eeprom AT24C64 --quiet
 [[ $(stat -c %s small.eep) == 8192 ]] || fail "24c64 dump size"
 mkdir eep
 make_image 40000 big.bin
 expect_exit 4 "${isp[@]}" pack big.bin -o eep/big.eep --eeprom 24c256
-has last.err "the container is 40116 bytes; the 24c256 holds 32768: 7348 bytes too many"
-has last.err "hint: the smallest part that holds it is the 24c512 (65536 bytes)"
+json_has last.err "the container is 40116 bytes; the 24c256 holds 32768: 7348 bytes too many"
+json_has last.err "hint: the smallest part that holds it is the 24c512 (65536 bytes)"
 make_image 300000 huge.bin
 expect_exit 4 "${isp[@]}" pack huge.bin -o eep/huge.eep --eeprom 24m01
-has last.err "no supported EEPROM holds it (the largest, the 24m02, has 262144 bytes)"
+json_has last.err "no supported EEPROM holds it (the largest, the 24m02, json_has 262144 bytes)"
 expect_exit 2 "${isp[@]}" pack app.bin -o eep/x.eep --eeprom 24c99
-has last.err "known parts: 24c01, 24c02"
+json_has last.err "known parts: 24c01, 24c02"
 only_files eep
 ok "--eeprom dumps are the part's size, 0xFF-padded; too-big images refused with the part that fits"
 
@@ -263,17 +238,17 @@ SOURCE_DATE_EPOCH=1600000000 "${isp[@]}" pack gap.hex -o r3.simg --created 7 --q
 parse r3.simg
 [[ $(field r3.simg created) == 7 ]] || fail "--created over SOURCE_DATE_EPOCH"
 SOURCE_DATE_EPOCH=yesterday expect_exit 2 "${isp[@]}" pack gap.hex -o r4.simg
-has last.err "SOURCE_DATE_EPOCH='yesterday' is not a Unix time"
+json_has last.err "SOURCE_DATE_EPOCH='yesterday' is not a Unix time"
 "${isp[@]}" pack app.bin -o flags.simg --no-verify --no-start --readout-protect --unprotect \
     --start-address 0x08000000 --quiet
 parse flags.simg
 [[ $(field flags.simg flags) == 10 && $(field flags.simg start) == 0x08000000 ]] ||
     fail "flags: $(cat flags.simg.fields)"
 "${isp[@]}" info flags.simg >flags.txt
-has flags.txt "flags       no verify, no start, readout-protect, unprotect (0x0a)"
-has flags.txt "start at    0x08000000"
+json_has flags.txt "flags       no verify, no start, readout-protect, unprotect (0x0a)"
+json_has flags.txt "start at    0x08000000"
 "${isp[@]}" info flags.simg --json >flags.json
-has flags.json '"flags": {"value": 10, "verify": false, "readout_protect": true, "start": false, "unprotect": true}'
+json_has flags.json '"flags": {"value": 10, "verify": false, "readout_protect": true, "start": false, "unprotect": true}'
 ok "SOURCE_DATE_EPOCH makes packs byte-identical; --created and the flag options land in the header"
 
 # 6. More than 32 segments: gaps shorter than the smallest erase unit are
@@ -301,15 +276,15 @@ ihex([(0x08000000 + 48 * i, data(32)) for i in range(40)], 'small-gaps.hex')
 ihex([(0x08000000 + 1024 * i, data(32)) for i in range(40)], 'wide-gaps.hex')
 EOF
 "${isp[@]}" pack small-gaps.hex -o many.simg >many.txt
-has many.txt "filled 8 gaps between segments with 128 bytes of 0xFF to stay within 32 segments"
+json_has many.txt "filled 8 gaps between segments with 128 bytes of 0xFF to stay within 32 segments"
 parse many.simg --flash many.flash
 [[ $(field many.simg payload_length) == $((40 * 32 + 8 * 16)) ]] || fail "fill bytes counted"
 "$objcopy" -I ihex -O binary --gap-fill 0xFF small-gaps.hex many.expected
 cmp many.expected many.flash || fail "the filled image differs from the HEX file with 0xFF gaps"
 mkdir wide
 expect_exit 4 "${isp[@]}" pack wide-gaps.hex -o wide/wide.simg
-has last.err "the image has 40 separate segments; a container holds 32"
-has last.err "objcopy --gap-fill"
+json_has last.err "the image json_has 40 separate segments; a container holds 32"
+json_has last.err "objcopy --gap-fill"
 only_files wide
 ok "more than 32 segments: small gaps filled with 0xFF, wide gaps refused"
 
@@ -318,31 +293,31 @@ ok "more than 32 segments: small gaps filled with 0xFF, wide gaps refused"
 mkdir out
 printf ':10000000ZZ\n' >bad.hex
 expect_exit 2 "${isp[@]}" pack app.bin
-has last.err "no output file (-o OUT)"
+json_has last.err "no output file (-o OUT)"
 expect_exit 2 "${isp[@]}" pack -o out/x.simg
-has last.err "no input file"
+json_has last.err "no input file"
 expect_exit 2 "${isp[@]}" pack app.bin -o
 expect_exit 2 "${isp[@]}" pack app.bin -o out/x.simg --bogus
 expect_exit 2 "${isp[@]}" pack app.bin -o out/x.simg --pid 0x999
-has last.err "--pid '0x999' is not a known PID"
+json_has last.err "--pid '0x999' is not a known PID"
 expect_exit 2 "${isp[@]}" pack app.bin -o out/x.simg --name "$(printf '%040d' 0)"
-has last.err "--name is 40 bytes; the header holds at most 31"
+json_has last.err "--name is 40 bytes; the header holds at most 31"
 expect_exit 2 "${isp[@]}" pack app.bin -o out/x.simg --version 1.0.0-rc1+build7
 expect_exit 2 "${isp[@]}" pack app.bin -o out/x.simg --format zip
 expect_exit 2 "${isp[@]}" pack app.bin -o out/x.simg --created -1
 expect_exit 2 "${isp[@]}" pack app.bin -o out/x.simg --pid 0x410 --pid 0x411 --pid 0x412 \
     --pid 0x413 --pid 0x414 --pid 0x415 --pid 0x416 --pid 0x417 --pid 0x418
-has last.err "more than 8 --pid values"
+json_has last.err "more than 8 --pid values"
 expect_exit 3 "${isp[@]}" pack missing.bin -o out/x.simg
-has last.err "cannot read missing.bin"
+json_has last.err "cannot read missing.bin"
 expect_exit 3 "${isp[@]}" pack app.bin -o no-such-dir/x.simg
-has last.err "cannot write no-such-dir/x.simg"
+json_has last.err "cannot write no-such-dir/x.simg"
 expect_exit 4 "${isp[@]}" pack bad.hex -o out/x.simg
-has last.err "bad.hex:1:"
+json_has last.err "bad.hex:1:"
 : >empty.bin
 expect_exit 4 "${isp[@]}" pack empty.bin -o out/x.simg
 expect_exit 4 "${isp[@]}" pack app.bin --address 0x20000000 --pid 0x410 -o out/x.simg
-has last.err "but PID 0x410 (STM32F10x medium density) has at most 128 KiB of flash"
+json_has last.err "but PID 0x410 (STM32F10x medium density) json_has at most 128 KiB of flash"
 expect_exit 4 "${isp[@]}" pack app.bin --pid 0x410 --min-flash-kb 256 -o out/x.simg
 only_files out
 ok "refusals: usage (2), unreadable input or unwritable output (3), bad images (4), no file left"
@@ -357,8 +332,8 @@ info_fails() { # info_fails FILE TEXT...: exit 4, the report says each TEXT
         grep -qF -- "$text" last.out last.err || fail "info $file lacks '$text': $(cat last.out last.err)"
     done
     expect_exit 4 "${isp[@]}" info "$file" --json
-    has last.out '"ok": false'
-    has last.out '"exit_code": 4'
+    json_has last.out '"ok": false'
+    json_has last.out '"exit_code": 4'
 }
 cp app.eep header.eep
 flip header.eep 60
@@ -375,8 +350,8 @@ info_fails shorter.simg "header_length 116 is longer than the file (100 bytes)"
 head -c 8192 /dev/zero | tr '\0' '\377' >blank.eep
 info_fails blank.eep "every byte is 0xFF: an erased EEPROM (24c64), no image" "blank"
 expect_exit 4 "${isp[@]}" info blank.eep --json
-has last.out '"blank": true'
-has last.out '"error": "no-container"'
+json_has last.out '"blank": true'
+json_has last.out '"error": "no-container"'
 cp app.simg major.simg
 printf '\x02' | dd of=major.simg bs=1 seek=4 conv=notrunc status=none
 info_fails major.simg "format major version 2" "format version this firmware does not know"

@@ -11,35 +11,10 @@ stm32isp=$1
 work=$2
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-n=0
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $*"
-}
 
-# expect_exit CODE CMD...: runs CMD, which must exit with CODE.
-expect_exit() {
-    local want=$1
-    shift
-    local got=0
-    "$@" >last.out 2>last.err || got=$?
-    if ((got != want)); then
-        fail "expected exit $want, got $got from: $* -- $(cat last.err)"
-    fi
-}
 
-json_has() { # json_has FILE TEXT: the JSON record contains TEXT
-    grep -qF -- "$2" "$1" || fail "$1 lacks $2: $(cat "$1")"
-}
 
 # A vector table the model accepts (SP 0x20004000, entry 0x080000C1), then
-# random bytes.
-make_image() { # make_image SIZE FILE
-    {
-        printf '\x00\x40\x00\x20\xc1\x00\x00\x08'
-        head -c $(($1 - 8)) /dev/urandom
-    } >"$2"
-}
 
 flash_kb() {
     case $1 in f103md) echo 64 ;; f103hd) echo 512 ;; f072) echo 128 ;; esac

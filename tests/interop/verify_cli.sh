@@ -12,19 +12,6 @@ stm32isp=$1
 work=$2
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-n=0
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $*"
-}
-expect_exit() { # expect_exit CODE CMD...
-    local want=$1
-    shift
-    local got=0
-    "$@" >last.out 2>last.err || got=$?
-    ((got == want)) || fail "expected exit $want, got $got from: $* -- $(cat last.err)"
-}
-json_has() { grep -qF -- "$2" "$1" || fail "$1 lacks $2: $(cat "$1")"; }
 stat_of() { # stat_of STATS KEY: an integer field of the simulator's report
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
