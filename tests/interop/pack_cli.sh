@@ -220,7 +220,7 @@ json_has last.err "the container is 40116 bytes; the 24c256 holds 32768: 7348 by
 json_has last.err "hint: the smallest part that holds it is the 24c512 (65536 bytes)"
 make_image 300000 huge.bin
 expect_exit 4 "${isp[@]}" pack huge.bin -o eep/huge.eep --eeprom 24m01
-json_has last.err "no supported EEPROM holds it (the largest, the 24m02, json_has 262144 bytes)"
+json_has last.err "no supported EEPROM holds it (the largest, the 24m02, has 262144 bytes)"
 expect_exit 2 "${isp[@]}" pack app.bin -o eep/x.eep --eeprom 24c99
 json_has last.err "known parts: 24c01, 24c02"
 only_files eep
@@ -283,7 +283,7 @@ parse many.simg --flash many.flash
 cmp many.expected many.flash || fail "the filled image differs from the HEX file with 0xFF gaps"
 mkdir wide
 expect_exit 4 "${isp[@]}" pack wide-gaps.hex -o wide/wide.simg
-json_has last.err "the image json_has 40 separate segments; a container holds 32"
+json_has last.err "the image has 40 separate segments; a container holds 32"
 json_has last.err "objcopy --gap-fill"
 only_files wide
 ok "more than 32 segments: small gaps filled with 0xFF, wide gaps refused"
@@ -317,7 +317,7 @@ json_has last.err "bad.hex:1:"
 : >empty.bin
 expect_exit 4 "${isp[@]}" pack empty.bin -o out/x.simg
 expect_exit 4 "${isp[@]}" pack app.bin --address 0x20000000 --pid 0x410 -o out/x.simg
-json_has last.err "but PID 0x410 (STM32F10x medium density) json_has at most 128 KiB of flash"
+json_has last.err "but PID 0x410 (STM32F10x medium density) has at most 128 KiB of flash"
 expect_exit 4 "${isp[@]}" pack app.bin --pid 0x410 --min-flash-kb 256 -o out/x.simg
 only_files out
 ok "refusals: usage (2), unreadable input or unwritable output (3), bad images (4), no file left"
