@@ -17,6 +17,7 @@ packages=(
     gcc-arm-none-eabi binutils-arm-none-eabi  # MCU build of the library, test ELF images
     libnewlib-arm-none-eabi    # the master firmware's C library (newlib-nano)
     qemu-system-arm            # the master firmware run under QEMU in `make test`
+    libunicorn-dev             # the CPU of the virtual STM32F1 (sim/mcu)
 )
 
 missing=()
