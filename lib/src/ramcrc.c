@@ -10,14 +10,19 @@
 #include <string.h>
 
 #define USART1_F1 0x40013800u
-/* The slowest clock the program may run at (the F1's HSI without PLL) and
- * the margin on its cycle count: the timeout must hold on any F1, whatever
- * clock its bootloader chose. */
-#define SLOWEST_KHZ  8000u
+/* The F1 bootloader's USART1 pins: TX PA9, RX PA10 (AN2606). */
+#define PINS_F1 STM32ISP_RAMCRC_PINS(0u, 9u, 0u, 10u)
+/* The margin on the program's cycle count at its clock (the HSI, trimmed
+ * to a few per cent): the timeout must hold on any F1. */
 #define CYCLE_MARGIN 2u
 /* After the reset command: the reset and the bootloader's start (about
  * 1.5 ms), with margin. */
 #define RESTART_MS 50u
+/* A program that does not answer resets itself STM32ISP_RAMCRC_IDLE_RESET_MS
+ * after it last sent anything, counted on its HSI: allow for the HSI
+ * running up to 10 % slow, then the bootloader's start. */
+#define SELF_RESET_WAIT_MS                                                                         \
+    (STM32ISP_RAMCRC_IDLE_RESET_MS + STM32ISP_RAMCRC_IDLE_RESET_MS / 10u + RESTART_MS)
 /* Bytes that may precede a reply's start byte (line noise) before the
  * reply is given up as garbage. */
 #define MAX_SKIPPED 64u
@@ -40,6 +45,8 @@ typedef struct params {
     uint32_t nonce;
     uint32_t usart;
     uint32_t vector_table;
+    uint32_t baud;
+    uint32_t pins;
     uint32_t check;
 } params;
 
@@ -110,11 +117,17 @@ static uint32_t param_word(const params *p, uint32_t k)
         return STM32ISP_RAMCRC_PARAM_MAGIC;
     case 1:
         return p->nonce;
-    case 2:
+    case STM32ISP_RAMCRC_WORD_USART:
         return p->usart;
-    case 3:
+    case STM32ISP_RAMCRC_WORD_VECTORS:
         return p->vector_table;
-    case 4:
+    case STM32ISP_RAMCRC_WORD_BAUD:
+        return p->baud;
+    case STM32ISP_RAMCRC_WORD_PINS:
+        return p->pins;
+    case STM32ISP_RAMCRC_WORD_REMAP:
+        return 0; /* the F1 bootloader's USART1 is not remapped */
+    case STM32ISP_RAMCRC_WORD_COUNT:
         return p->count;
     default:
         break;
@@ -257,13 +270,14 @@ static stm32isp_err read_reply(stm32isp_client *c, uint32_t timeout_ms,
     return x == 0 ? STM32ISP_OK : STM32ISP_ERR_BAD_REPLY;
 }
 
-/* The wait for a reply: the CRC at the slowest clock with margin, the
+/* The wait for a reply: the CRC at the program's clock with margin, the
  * reply's wire time and the client's usual margins. */
 static uint32_t reply_timeout_ms(const stm32isp_client *c, uint32_t bytes)
 {
+    const uint32_t khz = STM32ISP_RAMCRC_CLOCK_HZ / 1000u;
     uint64_t cycles = STM32ISP_RAMCRC_SETUP_CYCLES +
                       (uint64_t)bytes * STM32ISP_RAMCRC_CYCLES_PER_BYTE * CYCLE_MARGIN;
-    uint32_t work_ms = (uint32_t)((cycles + SLOWEST_KHZ - 1) / SLOWEST_KHZ);
+    uint32_t work_ms = (uint32_t)((cycles + khz - 1) / khz);
     return stm32isp_reply_timeout_ms(c, STM32ISP_RAMCRC_REPLY_SIZE, work_ms);
 }
 
@@ -292,6 +306,10 @@ stm32isp_err stm32isp_ramcrc_verify(stm32isp_client *c, const stm32isp_ramcrc_pr
         .usart = usart_of(c->target.device),
         .vector_table =
             app_vector_table != 0 ? app_vector_table : stm32isp_device_flash_base(c->target.device),
+        /* The program answers at the rate the host talks: what the
+         * bootloader measured. */
+        .baud = c->cfg.baud != 0 ? c->cfg.baud : 115200u,
+        .pins = PINS_F1,
     };
     p.check = param_check(&p);
     uint32_t total = 0;
@@ -380,13 +398,22 @@ stm32isp_err stm32isp_ramcrc_leave(stm32isp_client *c, stm32isp_ramcrc_next next
         if (err == STM32ISP_OK) {
             err = recv_byte(c, &ack, c->ops->now_ms(c->port), stm32isp_reply_timeout_ms(c, 1, 0));
         }
+        if (err == STM32ISP_ERR_PORT) {
+            return err;
+        }
         c->ops->delay_ms(c->port, RESTART_MS);
         /* Unanswered: the program may not have run, or may still run, or
          * the bootloader may wait inside a frame. The recovery's 0x7F
-         * bytes end either (the program resets at the first). */
-        if (err == STM32ISP_ERR_PORT ||
-            (ack != STM32ISP_RAMCRC_ACK && (err = stm32isp_recover(c)) != STM32ISP_OK)) {
-            return err;
+         * bytes end either (the program resets at the first it reads). */
+        if (ack != STM32ISP_RAMCRC_ACK && stm32isp_recover(c) != STM32ISP_OK) {
+            /* Nothing answers at all: a program that cannot hear us (its
+             * USART at another rate, say). Ours resets itself once it has
+             * heard no command for a while; keep quiet until then. */
+            if (c->ops->log != NULL) {
+                c->ops->log(c->port, STM32ISP_LOG_WARN,
+                            "the RAM program does not answer: waiting for it to reset the target");
+            }
+            c->ops->delay_ms(c->port, SELF_RESET_WAIT_MS);
         }
     }
     return stm32isp_connect(c);

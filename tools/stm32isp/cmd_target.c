@@ -801,7 +801,19 @@ static int verify_in_ram(session *s, const loaded_image *img, const stm32isp_ima
         return report_error(s, err, "verifying (CRC computed on the target)");
     }
     if (back != STM32ISP_OK) {
-        return report_error(s, back, "verifying (the RAM CRC program did not answer)");
+        ui_end_bar(&s->ui);
+        s->err = back;
+        s->fail_what = "verifying";
+        cli_error(o->cmd,
+                  stm32isp_has_reset_lines(c)
+                      ? "check the target's BOOT0 and NRST wiring, then run the same command again"
+                      : "reset the target with BOOT0 high (or give --reset-seq so that the tool "
+                        "can), then run the same command again; --verify read avoids the RAM "
+                        "program",
+                  "the flash is written but NOT verified: the RAM CRC program did not answer "
+                  "(%s) and the target did not come back to its bootloader (%s)",
+                  stm32isp_strerror(err), stm32isp_strerror(back));
+        return EXIT_FAILURE_GENERIC;
     }
     on_log((void *)o, STM32ISP_LOG_WARN,
            "the RAM CRC program did not answer properly: reading the flash back instead");

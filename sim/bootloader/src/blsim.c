@@ -3,10 +3,9 @@
  * target's received bytes one at a time; everything the target does follows
  * from it and from the pins. Timing is event driven on a virtual clock.
  */
-#include "blsim/blsim.h"
+#include "internal.h"
 
 #include "stm32isp/an3155.h"
-#include "stm32isp/ramcrc_protocol.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,13 +87,15 @@ struct blsim {
     uint64_t action_ns;
     uint32_t jump_address;
 
-    /* The RAM CRC program (docs/ram-crc.md), while it runs. */
-    uint8_t ram_reply[STM32ISP_RAMCRC_REPLY_SIZE];
-    bool ram_params_ok;        /* its parameter block passed every check */
-    bool ram_silent;           /* it answers on a USART this model is not */
-    uint32_t ram_vector_table; /* where its start command goes */
-    int ram_pending;           /* the first byte of a command, or -1 */
-    bool host_spoke;           /* the host sent since the target last answered */
+    /* The flash controller the ROM's commands drive (PM0075). */
+    vmcu_fpec fpec;
+    /* Code Go starts in RAM runs here (docs/virtual-mcu.md); created at the
+     * first such Go. */
+    vmcu *mcu;
+    bool mcu_waiting; /* it polls for input: nothing happens until the host sends */
+    blsim_app_entry entry;
+    char fault[256];
+    bool host_spoke; /* the host sent since the target last answered */
 
     tx_slot txq[TXQ_SIZE];
     size_t txq_head, txq_count;
@@ -200,21 +201,6 @@ bool blsim_readout_protected(const blsim *sim)
     return sim->option_bytes[0] != sim->dev->rdp_level0;
 }
 
-static bool page_write_protected(const blsim *sim, uint32_t page)
-{
-    const blsim_wrp_layout *w = &sim->dev->wrp;
-    uint32_t bit = page / w->pages_per_bit;
-    if (bit >= w->bits) {
-        if (!w->last_bit_covers_rest) {
-            return false;
-        }
-        bit = w->bits - 1;
-    }
-    /* WRP0..3 sit at option byte offsets 8, 10, 12, 14; a cleared bit protects. */
-    uint8_t wrp = sim->option_bytes[8 + 2 * (bit / 8)];
-    return (wrp & (1u << (bit % 8))) == 0;
-}
-
 /* Pointer to a mapped byte range as the CPU sees it, or NULL. */
 static uint8_t *map(blsim *sim, uint32_t addr, uint32_t len)
 {
@@ -272,14 +258,19 @@ static void tx_enqueue(blsim *sim, uint8_t byte, uint64_t ready_ns)
     sim->txq_count++;
 }
 
-/* The target writes one byte to its USART no earlier than at_ns. */
-static void emit(blsim *sim, uint8_t byte, uint64_t at_ns)
+static void count_turnaround(blsim *sim)
 {
-    bool faults = fault_dir_hits(sim, false);
     if (sim->host_spoke) {
         sim->host_spoke = false;
         sim->stats.turnarounds++;
     }
+}
+
+/* The target writes one byte to its USART no earlier than at_ns. */
+static void emit(blsim *sim, uint8_t byte, uint64_t at_ns)
+{
+    bool faults = fault_dir_hits(sim, false);
+    count_turnaround(sim);
     if (faults && chance(sim, sim->cfg.faults.insert_rate)) {
         sim->tx_free_ns = max_u64(at_ns, sim->tx_free_ns) + sim->byte_ns;
         tx_enqueue(sim, (uint8_t)rng_next(sim), sim->tx_free_ns);
@@ -356,6 +347,13 @@ static void system_reset(blsim *sim, uint64_t t_ns)
     sim->action = ACTION_NONE;
     parser_idle(sim);
     sim->stats.resets++;
+    sim->mcu_waiting = false;
+    /* The option bytes are loaded again: write protection changes now. */
+    vmcu_fpec_reset(&sim->fpec);
+    if (sim->mcu != NULL) {
+        vmcu_run(sim->mcu, t_ns, 0);
+        vmcu_reset(sim->mcu, sim->boot0);
+    }
     if (sim->nrst) {
         sim->state = BLSIM_STATE_BOOTING;
         sim->boot_done_ns = t_ns + BOOT_TIME_NS;
@@ -382,159 +380,119 @@ static bool vector_table_runs(blsim *sim, uint32_t table)
 }
 
 /* ------------------------------------------------------------------------- */
-/* stm32isp's RAM CRC program (docs/ram-crc.md, stm32isp/ramcrc_protocol.h)   */
+/* Code started by Go in RAM, on the virtual STM32F1 (docs/virtual-mcu.md)    */
 
-/* The clock the program inherits from the F1 bootloader: 24 MHz, the HSI
- * through the PLL, as AN2606 is remembered to say (unconfirmed here: see
- * docs/ram-crc.md). */
-#define RAM_PROGRAM_HZ 24000000ull
-#define USART1_BASE    0x40013800u
+#define HOST_PORT VMCU_PORT_A
+#define HOST_RX   10u /* the target's RX: where the host's bytes arrive */
+#define HOST_TX   9u  /* the target's TX */
 
-/* CRC-32/ISO-HDLC (zlib's crc32), continued from `crc`. */
-static uint32_t crc32_ieee(uint32_t crc, const uint8_t *p, uint32_t len)
+static void log_line(blsim *sim, const char *line)
 {
-    crc = ~crc;
-    for (uint32_t i = 0; i < len; i++) {
-        crc ^= p[i];
-        for (int bit = 0; bit < 8; bit++) {
-            crc = (crc & 1u) != 0 ? crc >> 1 ^ 0xEDB88320u : crc >> 1;
-        }
+    if (sim->cfg.log != NULL) {
+        sim->cfg.log(sim->cfg.log_ctx, line);
     }
-    return ~crc;
 }
 
-/* Go into RAM that starts with the program's header (its signature and
- * version after the two vector words) runs the program; anything else in
- * RAM is "an application" as before. */
-static bool is_ram_program(blsim *sim, uint32_t table)
+static void mcu_log(void *ctx, const char *line)
 {
+    blsim *sim = ctx;
+    char text[360];
+    snprintf(text, sizeof text, "virtual MCU: %s", line);
+    log_line(sim, text);
+}
+
+/* What the host's line carries: 8E1 at the configured rate. */
+static vmcu_uart_frame host_frame(const blsim *sim)
+{
+    return (vmcu_uart_frame){
+        .baud = 11e9 / (double)sim->byte_ns,
+        .data_bits = 8,
+        .parity = VMCU_PARITY_EVEN,
+        .stop_bits = 1,
+    };
+}
+
+/* A frame from the virtual MCU reaches the host's receiver, as that
+ * receiver reads it. */
+static void mcu_uart_tx(void *ctx, unsigned port, unsigned pin, uint16_t word,
+                        const vmcu_uart_frame *frame, uint64_t end_ns)
+{
+    blsim *sim = ctx;
+    if (port != HOST_PORT || pin != HOST_TX || sim->state != BLSIM_STATE_RAM_PROGRAM) {
+        return; /* a pin the host is not wired to */
+    }
+    vmcu_uart_frame host = host_frame(sim);
+    vmcu_uart_received r;
+    vmcu_uart_receive(frame, word, &host, &r);
+    if (!r.intact) {
+        char line[200];
+        snprintf(line, sizeof line,
+                 "host receives a frame sent at %.0f baud as 0x%02x%s%s%s (host at %.0f baud)",
+                 frame->baud, r.data, r.started ? "" : " (no start bit: nothing)",
+                 r.parity_error ? ", parity error" : "", r.framing_error ? ", framing error" : "",
+                 host.baud);
+        log_line(sim, line);
+    }
+    if (!r.started) {
+        return;
+    }
+    count_turnaround(sim);
+    sim->stats.bytes_to_host++;
+    bool faults = fault_dir_hits(sim, false);
+    if (faults && chance(sim, sim->cfg.faults.drop_rate)) {
+        sim->stats.faults_drops++;
+        return;
+    }
+    tx_enqueue(sim, line_noise(sim, (uint8_t)r.data, false), end_ns);
+}
+
+static const vmcu_ops mcu_ops = {.uart_tx = mcu_uart_tx, .log = mcu_log};
+
+static blsim_go_state go_state(const blsim *sim)
+{
+    return sim->cfg.go_state != BLSIM_GO_DEVICE ? sim->cfg.go_state : sim->dev->go_state;
+}
+
+static bool create_mcu(blsim *sim)
+{
+    if (sim->mcu != NULL) {
+        return true;
+    }
     const blsim_device *d = sim->dev;
-    const uint8_t *v = map(sim, table, STM32ISP_RAMCRC_HEADER_SIZE);
-    return v != NULL && in_range(table, 1, d->ram_base, d->ram_size) &&
-           le32(v + STM32ISP_RAMCRC_OFFSET_SIGNATURE) == STM32ISP_RAMCRC_SIGNATURE &&
-           le32(v + STM32ISP_RAMCRC_OFFSET_VERSION) == STM32ISP_RAMCRC_VERSION;
+    vmcu_config c = {
+        .flash = sim->fpec.geometry,
+        .flash_bytes = sim->flash,
+        .ram = sim->ram,
+        .ram_size = d->ram_size,
+        .sysmem = sim->sysmem,
+        .sysmem_base = d->sysmem_base,
+        .option_bytes = sim->option_bytes,
+        .hse_hz = sim->cfg.no_crystal ? 0u : 8000000u,
+        .flash_max_timings = sim->cfg.faults.max_flash_timings,
+        .ops = &mcu_ops,
+        .ctx = sim,
+    };
+    sim->mcu = vmcu_new(&c);
+    return sim->mcu != NULL;
 }
 
-/*
- * What the program does from its entry to its reply, as target/crc32/ramcrc.c
- * does it: the parameter block at its stack pointer, checked word by word,
- * the CRC over the ranges, and the reply after the CPU time that takes.
- * Reading memory that is not mapped (a range, or a block past RAM's end)
- * faults, as on the part.
- */
-static void ram_program_start(blsim *sim, uint32_t table, uint64_t t_ns)
+/* Go into RAM: the program's bytes run on the virtual MCU from the state
+ * the ROM leaves. */
+static void run_in_mcu(blsim *sim, uint32_t table, uint64_t t_ns)
 {
-    /* vector_table_runs() has checked that the table is mapped. */
-    uint32_t sp = le32(map(sim, table, 4));
-    const uint8_t *head = map(sim, sp, 4 * STM32ISP_RAMCRC_PARAM_WORDS);
-    uint32_t status = STM32ISP_RAMCRC_STATUS_OK, check = 0, crc = 0, total = 0;
-    uint32_t usart = USART1_BASE;
-    uint64_t cycles = STM32ISP_RAMCRC_SETUP_CYCLES;
-    sim->ram_params_ok = false;
-    sim->ram_pending = -1;
-    if (head == NULL) {
-        sim->state = BLSIM_STATE_HARDFAULT;
+    if (!create_mcu(sim)) {
+        snprintf(sim->fault, sizeof sim->fault, "the virtual MCU could not be created");
+        sim->state = BLSIM_STATE_NOT_MODELLED;
         return;
     }
-    uint32_t n = le32(head + 16);
-    if (le32(head) != STM32ISP_RAMCRC_PARAM_MAGIC) {
-        status = STM32ISP_RAMCRC_STATUS_BAD_MAGIC;
-    } else if (n == 0 || n > STM32ISP_RAMCRC_MAX_RANGES) {
-        status = STM32ISP_RAMCRC_STATUS_BAD_RANGES;
-    } else {
-        const uint8_t *block = map(sim, sp, STM32ISP_RAMCRC_PARAM_SIZE(n));
-        if (block == NULL) {
-            sim->state = BLSIM_STATE_HARDFAULT;
-            return;
-        }
-        uint32_t words = STM32ISP_RAMCRC_PARAM_WORDS + 2u * n;
-        check = crc32_ieee(0, block, 4u * words);
-        cycles += 4ull * words * STM32ISP_RAMCRC_CYCLES_PER_BYTE;
-        if (check != le32(block + 4u * words)) {
-            status = STM32ISP_RAMCRC_STATUS_BAD_CHECK;
-        } else {
-            usart = le32(head + 8);
-            const uint8_t *range = block + 4u * STM32ISP_RAMCRC_PARAM_WORDS;
-            for (uint32_t i = 0; i < n; i++) {
-                uint32_t address = le32(range + 8u * i), length = le32(range + 8u * i + 4u);
-                if (length == 0 || address + length < address) {
-                    status = STM32ISP_RAMCRC_STATUS_BAD_RANGES;
-                }
-            }
-            for (uint32_t i = 0; i < n && status == STM32ISP_RAMCRC_STATUS_OK; i++) {
-                uint32_t address = le32(range + 8u * i), length = le32(range + 8u * i + 4u);
-                const uint8_t *p = map(sim, address, length);
-                if (p == NULL) {
-                    sim->state = BLSIM_STATE_HARDFAULT;
-                    return;
-                }
-                crc = crc32_ieee(crc, p, length);
-                total += length;
-            }
-            cycles += (uint64_t)total * STM32ISP_RAMCRC_CYCLES_PER_BYTE;
-            sim->ram_params_ok = status == STM32ISP_RAMCRC_STATUS_OK;
-            sim->ram_vector_table = le32(head + 12);
-        }
-    }
-    if (status != STM32ISP_RAMCRC_STATUS_OK) {
-        crc = total = 0;
-    }
-    uint8_t *r = sim->ram_reply;
-    const uint32_t fields[3] = {crc, total, check};
-    r[0] = STM32ISP_RAMCRC_REPLY_START;
-    r[1] = (uint8_t)status;
-    for (int f = 0; f < 3; f++) {
-        for (int b = 0; b < 4; b++) {
-            r[2 + 4 * f + b] = (uint8_t)(fields[f] >> (8 * b));
-        }
-    }
-    r[STM32ISP_RAMCRC_REPLY_SIZE - 1] = xor_of(r, STM32ISP_RAMCRC_REPLY_SIZE - 1);
-
+    const uint8_t *v = map(sim, table, 8);
+    vmcu_run(sim->mcu, t_ns, 0); /* its clock catches up while the ROM ran */
+    blsim_apply_go_state(sim->mcu, go_state(sim), (uint32_t)(11000000000ull / sim->byte_ns));
+    vmcu_jump(sim->mcu, le32(v), le32(v + 4), false);
     sim->state = BLSIM_STATE_RAM_PROGRAM;
+    sim->mcu_waiting = false;
+    sim->fault[0] = '\0';
     sim->stats.ram_programs++;
-    sim->ram_silent = usart != USART1_BASE;
-    uint64_t done = t_ns + cycles * 1000000000ull / RAM_PROGRAM_HZ;
-    sim->busy_until_ns = max_u64(sim->busy_until_ns, done);
-    if (!sim->ram_silent) {
-        for (uint32_t i = 0; i < STM32ISP_RAMCRC_REPLY_SIZE; i++) {
-            emit(sim, r[i], done);
-        }
-        busy_while_sending(sim);
-    }
-}
-
-/* A byte the program receives while it waits for its command. */
-static void ram_program_rx(blsim *sim, uint8_t byte, uint64_t t)
-{
-    if (byte == STM32ISP_RAMCRC_SYNC_RESET) {
-        system_reset(sim, t);
-        return;
-    }
-    if (sim->ram_pending < 0 || (uint8_t)(sim->ram_pending ^ byte) != 0xFF) {
-        sim->ram_pending = byte;
-        return;
-    }
-    uint8_t command = (uint8_t)sim->ram_pending;
-    sim->ram_pending = -1;
-    bool start = command == STM32ISP_RAMCRC_CMD_START && sim->ram_params_ok;
-    if (command == STM32ISP_RAMCRC_CMD_RESEND) {
-        for (uint32_t i = 0; i < STM32ISP_RAMCRC_REPLY_SIZE && !sim->ram_silent; i++) {
-            emit(sim, sim->ram_reply[i], t);
-        }
-        busy_while_sending(sim);
-        return;
-    }
-    if (command != STM32ISP_RAMCRC_CMD_RESET && !start) {
-        return;
-    }
-    /* The answer leaves the USART completely before the program acts. */
-    if (!sim->ram_silent) {
-        emit(sim, STM32ISP_RAMCRC_ACK, t);
-    }
-    sim->action = start ? ACTION_JUMP : ACTION_SYSTEM_RESET;
-    sim->jump_address = sim->ram_vector_table;
-    sim->action_ns = max_u64(t, sim->tx_free_ns);
-    sim->busy_until_ns = max_u64(sim->busy_until_ns, sim->action_ns);
 }
 
 static void start_code(blsim *sim, uint32_t table, uint64_t t_ns)
@@ -542,17 +500,79 @@ static void start_code(blsim *sim, uint32_t table, uint64_t t_ns)
     parser_idle(sim);
     if (!vector_table_runs(sim, table)) {
         sim->state = BLSIM_STATE_HARDFAULT;
+        snprintf(sim->fault, sizeof sim->fault,
+                 "no valid stack pointer and Thumb entry point at 0x%08x", table);
         return;
     }
-    if (is_ram_program(sim, table)) {
-        ram_program_start(sim, table, t_ns);
+    bool in_ram = in_range(table, 1, sim->dev->ram_base, sim->dev->ram_size);
+    if (in_ram && go_state(sim) != BLSIM_GO_NOT_MODELLED) {
+        run_in_mcu(sim, table, t_ns);
         return;
     }
     sim->state = BLSIM_STATE_APP;
+    sim->entry = (blsim_app_entry){0};
     sim->app_from_flash = in_range(table, 1, sim->dev->flash_base, sim->flash_size);
     if (sim->app_from_flash) {
         emit_banner(sim, t_ns);
     }
+}
+
+/* The program in RAM jumped into flash: the application starts (the model
+ * does not run it, it prints its banner). */
+static void mcu_started_app(blsim *sim)
+{
+    uint64_t t = vmcu_now_ns(sim->mcu);
+    sim->entry = (blsim_app_entry){
+        .from_ram_program = true,
+        .pc = vmcu_reg(sim->mcu, VMCU_REG_PC),
+        .sp = vmcu_reg(sim->mcu, VMCU_REG_SP),
+        .vtor = vmcu_vtor(sim->mcu),
+    };
+    vmcu_hold(sim->mcu);
+    sim->state = BLSIM_STATE_APP;
+    sim->app_from_flash = true;
+    emit_banner(sim, t);
+}
+
+/*
+ * Runs the virtual MCU up to t_ns, or until it stops for one of `flags`
+ * (VMCU_RUN_STOP_ON_TX, VMCU_RUN_STOP_WHEN_WAITING), and turns what it did
+ * into the target's state: the application starting, a reset, a fault.
+ */
+static void run_mcu(blsim *sim, uint64_t t_ns, unsigned flags)
+{
+    while (sim->state == BLSIM_STATE_RAM_PROGRAM && vmcu_now_ns(sim->mcu) < t_ns) {
+        vmcu_stop why = vmcu_run(sim->mcu, t_ns, flags | VMCU_RUN_STOP_AT_FLASH);
+        uint64_t now = vmcu_now_ns(sim->mcu);
+        sim->stats.mcu_cycles = vmcu_cycles(sim->mcu);
+        switch (why) {
+        case VMCU_STOP_TIME:
+        case VMCU_STOP_HELD:
+            break;
+        case VMCU_STOP_TX:
+            return;
+        case VMCU_STOP_WAITING:
+            sim->mcu_waiting = true;
+            return;
+        case VMCU_STOP_EXEC_FLASH:
+            mcu_started_app(sim);
+            return;
+        case VMCU_STOP_RESET:
+            system_reset(sim, now);
+            return;
+        case VMCU_STOP_FAULT:
+        case VMCU_STOP_UNMODELLED:
+            snprintf(sim->fault, sizeof sim->fault, "%s", vmcu_stop_reason(sim->mcu));
+            sim->state = why == VMCU_STOP_FAULT ? BLSIM_STATE_HARDFAULT : BLSIM_STATE_NOT_MODELLED;
+            log_line(sim, sim->fault);
+            return;
+        }
+    }
+}
+
+static uint64_t mcu_now(const blsim *sim)
+{
+    return sim->mcu != NULL ? vmcu_now_ns(sim->mcu) : 0;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -580,10 +600,15 @@ static uint64_t mass_erase_ns(const blsim *sim)
            NS_PER_US;
 }
 
-/* Programs half-words, stopping at the first that is not erased (PGERR).
- * Write-protected pages are skipped without an error, as on the real part.
- * Programs at most limit half-words (a reset in the middle of the command).
- * Returns true when every half-word was programmed; *cost_ns gets the time. */
+/*
+ * Programs half-words as the F1 ROM does (PG, one half-word store, wait,
+ * check PGERR), through the flash controller's model: it stops at the
+ * first half-word that was not erased (PGERR). Write-protected pages are
+ * left as they were and the ROM, which checks only PGERR, goes on: only
+ * verification shows it. Programs at most `limit` half-words (a reset in
+ * the middle of the command). Returns true when every half-word was
+ * programmed; *cost_ns gets the time.
+ */
 static bool flash_program(blsim *sim, uint32_t offset, const uint8_t *data, uint32_t len,
                           uint32_t limit, uint64_t *cost_ns)
 {
@@ -593,40 +618,43 @@ static bool flash_program(blsim *sim, uint32_t offset, const uint8_t *data, uint
         if (done == limit) {
             return false;
         }
-        uint32_t at = offset + i;
-        if (page_write_protected(sim, at / sim->dev->page_size)) {
-            continue;
-        }
-        *cost_ns += halfword_ns(sim);
-        if (sim->flash[at] != 0xFF || sim->flash[at + 1] != 0xFF) {
+        uint64_t ns = 0;
+        uint16_t value = (uint16_t)(data[i] | data[i + 1] << 8);
+        uint32_t flags =
+            vmcu_fpec_program(&sim->fpec, sim->dev->flash_base + offset + i, value, &ns);
+        *cost_ns += ns;
+        if ((flags & VMCU_FLASH_SR_PGERR) != 0) {
             sim->stats.program_errors++;
             return false;
         }
-        sim->flash[at] = data[i];
-        sim->flash[at + 1] = data[i + 1];
-        sim->stats.halfwords_programmed++;
+        if (flags == 0) {
+            sim->stats.halfwords_programmed++;
+        }
     }
     return true;
 }
 
-static void erase_page(blsim *sim, uint32_t page)
+/* A page erase (PER, AR, STRT); the ROM does not look at WRPRTERR. */
+static uint64_t erase_page(blsim *sim, uint32_t page)
 {
-    if (page_write_protected(sim, page)) {
-        return;
+    uint64_t ns = 0;
+    if (vmcu_fpec_erase_page(&sim->fpec, sim->dev->flash_base + page * sim->dev->page_size, &ns) ==
+        0) {
+        sim->stats.pages_erased++;
     }
-    memset(sim->flash + page * sim->dev->page_size, 0xFF, sim->dev->page_size);
-    sim->stats.pages_erased++;
+    return ns;
 }
 
-static void mass_erase(blsim *sim, uint32_t page_limit)
+/* The ROM's global erase is a hardware mass erase (MER, STRT), which PM0075
+ * refuses as a whole while any page is write protected. */
+static uint64_t mass_erase(blsim *sim)
 {
-    /* A mass erase ignores write protection only after unprotecting; the
-     * bootloader's global erase skips protected pages like page erases do. */
-    uint32_t pages = page_count(sim);
-    for (uint32_t p = 0; p < pages && p < page_limit; p++) {
-        erase_page(sim, p);
+    uint64_t ns = 0;
+    if (vmcu_fpec_mass_erase(&sim->fpec, &ns) == 0) {
+        sim->stats.mass_erases++;
+        sim->stats.pages_erased += page_count(sim);
     }
-    sim->stats.mass_erases++;
+    return ns;
 }
 
 static void option_bytes_program(blsim *sim, const uint8_t *data, uint32_t len)
@@ -1041,10 +1069,10 @@ static void erase_pages_then_reply(blsim *sim, const uint32_t *pages, uint32_t c
 {
     bool cut = cut_this_command(sim);
     uint32_t todo = cut ? count / 2 : count;
+    uint64_t cost = 0;
     for (uint32_t i = 0; i < todo; i++) {
-        erase_page(sim, pages[i]);
+        cost += erase_page(sim, pages[i]);
     }
-    uint64_t cost = (uint64_t)todo * page_erase_ns(sim);
     if (cut) {
         fault_reset(sim, t + cost);
         return;
@@ -1055,13 +1083,21 @@ static void erase_pages_then_reply(blsim *sim, const uint32_t *pages, uint32_t c
 
 static void global_erase_then_reply(blsim *sim, uint64_t t)
 {
-    bool cut = cut_this_command(sim);
-    mass_erase(sim, cut ? page_count(sim) / 2 : UINT32_MAX);
-    uint64_t cost = mass_erase_ns(sim);
-    if (cut) {
-        fault_reset(sim, t + cost / 2);
+    if (cut_this_command(sim)) {
+        /* Power lost half way through a mass erase: the array is left
+         * partly erased (unless protection refused the whole operation). */
+        bool refused = false;
+        for (uint32_t p = 0; p < page_count(sim); p++) {
+            refused = refused || vmcu_fpec_page_protected(&sim->fpec, sim->dev->flash_base +
+                                                                          p * sim->dev->page_size);
+        }
+        if (!refused) {
+            memset(sim->flash, 0xFF, sim->flash_size / 2);
+        }
+        fault_reset(sim, t + mass_erase_ns(sim) / 2);
         return;
     }
+    uint64_t cost = mass_erase(sim);
     sim->busy_until_ns = t + cost;
     emit_ack(sim, t + cost);
 }
@@ -1280,11 +1316,9 @@ static void blsim_rx_byte(blsim *sim, uint8_t byte, uint64_t t)
         return;
     case BLSIM_STATE_COMMANDS:
         break;
-    case BLSIM_STATE_RAM_PROGRAM:
-        ram_program_rx(sim, byte, t);
-        return;
     default:
-        return; /* reset, booting, deaf, application, fault: nobody listens */
+        return; /* reset, booting, deaf, application, fault, code in RAM (the
+                   virtual MCU's USART takes it): the ROM does not listen */
     }
 
     switch (sim->phase) {
@@ -1356,9 +1390,17 @@ static void run_next_event(blsim *sim)
     blsim_rx_byte(sim, byte, e);
 }
 
+/* Everything the target does up to t, the virtual MCU's code included. */
 static void settle_until(blsim *sim, uint64_t t)
 {
-    while (next_event_ns(sim) <= t) {
+    for (;;) {
+        if (sim->state == BLSIM_STATE_RAM_PROGRAM && mcu_now(sim) < t) {
+            run_mcu(sim, t, 0);
+            continue;
+        }
+        if (next_event_ns(sim) > t) {
+            return;
+        }
         run_next_event(sim);
     }
 }
@@ -1370,7 +1412,11 @@ static void deliver(blsim *sim, uint8_t byte, uint64_t t)
         return; /* USART not running yet: the byte is lost */
     }
     sim->bytes_received++;
-    if (t < sim->busy_until_ns) {
+    if (sim->state == BLSIM_STATE_RAM_PROGRAM) {
+        vmcu_uart_frame f = host_frame(sim);
+        vmcu_uart_deliver(sim->mcu, HOST_PORT, HOST_RX, byte, &f, t);
+        sim->mcu_waiting = false;
+    } else if (t < sim->busy_until_ns) {
         if (sim->pending_rx < 0) {
             sim->pending_rx = byte;
         } else {
@@ -1423,6 +1469,15 @@ size_t blsim_host_recv(blsim *sim, uint8_t *buf, size_t max, uint64_t timeout_us
     uint64_t deadline = sim->now_ns + timeout_us * NS_PER_US;
     for (;;) {
         uint64_t head = sim->txq_count > 0 ? sim->txq[sim->txq_head].ready_ns : NO_EVENT;
+        if (sim->state == BLSIM_STATE_RAM_PROGRAM) {
+            /* The code runs until the first byte it sends is complete or
+             * the deadline; a frame it starts may complete before either. */
+            uint64_t until = head < deadline ? head : deadline;
+            if (mcu_now(sim) < until) {
+                run_mcu(sim, until, VMCU_RUN_STOP_ON_TX);
+                continue;
+            }
+        }
         uint64_t event = next_event_ns(sim);
         if (head <= deadline && head <= event) {
             sim->now_ns = max_u64(sim->now_ns, head);
@@ -1439,11 +1494,25 @@ size_t blsim_host_recv(blsim *sim, uint8_t *buf, size_t max, uint64_t timeout_us
     }
 }
 
+/* Longest the code in RAM may run at one drain without asking for input:
+ * a program that never waits for the host cannot hang the pty server. */
+#define DRAIN_CODE_LIMIT_NS (60ull * 1000000000ull)
+
 size_t blsim_host_drain(blsim *sim, uint8_t *buf, size_t max)
 {
     size_t n = 0;
+    uint64_t code_limit = max_u64(sim->now_ns, mcu_now(sim)) + DRAIN_CODE_LIMIT_NS;
     while (n < max) {
         uint64_t head = sim->txq_count > 0 ? sim->txq[sim->txq_head].ready_ns : NO_EVENT;
+        if (sim->state == BLSIM_STATE_RAM_PROGRAM && !sim->mcu_waiting &&
+            mcu_now(sim) < code_limit) {
+            uint64_t until = head < code_limit ? head : code_limit;
+            if (mcu_now(sim) < until) {
+                /* Until it waits for the host, or sends. */
+                run_mcu(sim, until, VMCU_RUN_STOP_ON_TX | VMCU_RUN_STOP_WHEN_WAITING);
+                continue;
+            }
+        }
         uint64_t event = next_event_ns(sim);
         if (head == NO_EVENT && event == NO_EVENT) {
             break;
@@ -1455,6 +1524,10 @@ size_t blsim_host_drain(blsim *sim, uint8_t *buf, size_t max)
             sim->now_ns = max_u64(sim->now_ns, event);
             run_next_event(sim);
         }
+    }
+    /* Code waiting for the host has spent its time too. */
+    if (sim->state == BLSIM_STATE_RAM_PROGRAM) {
+        sim->now_ns = max_u64(sim->now_ns, mcu_now(sim));
     }
     return n;
 }
@@ -1545,6 +1618,21 @@ blsim *blsim_new(const blsim_config *config)
         sim->option_bytes[i + 1] = 0x00;
     }
     option_bytes_set_rdp(sim, config->readout_protected ? 0x00 : d->rdp_level0);
+    vmcu_flash_geometry g = {
+        .base = d->flash_base,
+        .size = sim->flash_size,
+        .page_size = d->page_size,
+        .wrp_pages_per_bit = d->wrp.pages_per_bit,
+        .wrp_last_bit_covers_rest = d->wrp.last_bit_covers_rest,
+        .halfword_ns_typ = d->halfword_us_typ_x10 * 100u,
+        .halfword_ns_max = d->halfword_us_max_x10 * 100u,
+        .page_erase_ns_typ = d->page_erase_us_typ * 1000u,
+        .page_erase_ns_max = d->page_erase_us_max * 1000u,
+        .mass_erase_ns_typ = d->mass_erase_us_typ * 1000u,
+        .mass_erase_ns_max = d->mass_erase_us_max * 1000u,
+    };
+    vmcu_fpec_init(&sim->fpec, &g, sim->flash, sim->option_bytes);
+    sim->fpec.max_timings = config->faults.max_flash_timings;
 
     uint32_t baud = config->baud != 0 ? config->baud : 115200;
     sim->byte_ns = (uint32_t)((11ull * 1000000000ull + baud / 2) / baud);
@@ -1563,6 +1651,7 @@ void blsim_free(blsim *sim)
     if (sim == NULL) {
         return;
     }
+    vmcu_free(sim->mcu);
     free(sim->flash);
     free(sim->ram);
     free(sim->sysmem);
@@ -1600,9 +1689,11 @@ const char *blsim_state_name(blsim_state state)
     case BLSIM_STATE_APP:
         return "application";
     case BLSIM_STATE_RAM_PROGRAM:
-        return "RAM CRC program";
+        return "code in RAM (virtual MCU)";
     case BLSIM_STATE_HARDFAULT:
         return "hard fault";
+    case BLSIM_STATE_NOT_MODELLED:
+        return "stopped: not modelled";
     }
     return "?";
 }
@@ -1636,6 +1727,22 @@ void blsim_set_faults(blsim *sim, const blsim_faults *faults)
 {
     sim->cfg.faults = *faults;
     sim->rng = faults->seed;
+    sim->fpec.max_timings = faults->max_flash_timings;
+}
+
+const char *blsim_fault_reason(const blsim *sim)
+{
+    return sim->fault;
+}
+
+const blsim_app_entry *blsim_get_app_entry(const blsim *sim)
+{
+    return &sim->entry;
+}
+
+const struct vmcu *blsim_get_mcu(const blsim *sim)
+{
+    return sim->mcu;
 }
 
 const uint8_t *blsim_option_bytes(const blsim *sim)
@@ -1680,7 +1787,7 @@ int blsim_stats_json(const blsim *sim, char *buf, size_t size)
         " \"acks\": %llu, \"nacks\": %llu,"
         " \"pages_erased\": %llu, \"mass_erases\": %llu, \"halfwords_programmed\": %llu,"
         " \"program_errors\": %llu, \"resets\": %llu, \"overruns\": %llu, \"gos\": %llu,"
-        " \"ram_programs\": %llu, \"turnarounds\": %llu,"
+        " \"ram_programs\": %llu, \"mcu_cycles\": %llu, \"turnarounds\": %llu,"
         " \"faults\": {\"bit_flips\": %llu, \"drops\": %llu, \"inserts\": %llu,"
         " \"nacks\": %llu, \"resets\": %llu}}",
         sim->dev->name, sim->dev->pid, sim->flash_size / 1024u,
@@ -1692,8 +1799,8 @@ int blsim_stats_json(const blsim *sim, char *buf, size_t size)
         (unsigned long long)s->mass_erases, (unsigned long long)s->halfwords_programmed,
         (unsigned long long)s->program_errors, (unsigned long long)s->resets,
         (unsigned long long)s->overruns, (unsigned long long)s->gos,
-        (unsigned long long)s->ram_programs, (unsigned long long)s->turnarounds,
-        (unsigned long long)s->faults_bit_flips, (unsigned long long)s->faults_drops,
-        (unsigned long long)s->faults_inserts, (unsigned long long)s->faults_nacks,
-        (unsigned long long)s->faults_resets);
+        (unsigned long long)s->ram_programs, (unsigned long long)s->mcu_cycles,
+        (unsigned long long)s->turnarounds, (unsigned long long)s->faults_bit_flips,
+        (unsigned long long)s->faults_drops, (unsigned long long)s->faults_inserts,
+        (unsigned long long)s->faults_nacks, (unsigned long long)s->faults_resets);
 }

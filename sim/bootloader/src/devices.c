@@ -36,6 +36,7 @@ static const blsim_device devices[] = {
         .page_erase_us_max = 40000,
         .mass_erase_us_typ = 20000,
         .mass_erase_us_max = 40000,
+        .go_state = BLSIM_GO_F103_V22,
     },
     {
         .name = "f103hd",
@@ -64,6 +65,9 @@ static const blsim_device devices[] = {
         .page_erase_us_max = 40000,
         .mass_erase_us_typ = 20000,
         .mass_erase_us_max = 40000,
+        /* The high-density ROM is taken to hand over as the medium-density
+         * one does (the disassembly is of the latter). */
+        .go_state = BLSIM_GO_F103_V22,
     },
     {
         /* Bootloader v3.1: Extended Erase 0x44 with 2-byte page numbers. */
@@ -93,6 +97,7 @@ static const blsim_device devices[] = {
         .page_erase_us_max = 40000,
         .mass_erase_us_typ = 20000,
         .mass_erase_us_max = 40000,
+        .go_state = BLSIM_GO_NOT_MODELLED, /* a Cortex-M0: no virtual MCU for it */
     },
 };
 

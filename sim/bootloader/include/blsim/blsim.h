@@ -34,6 +34,23 @@ extern "C" {
  * Devices
  */
 
+/*
+ * The state a program started by Go in RAM finds (docs/simulator.md): the
+ * model runs such a program, as its bytes, on the virtual STM32F1
+ * (sim/mcu, docs/virtual-mcu.md) from this state.
+ */
+typedef enum blsim_go_state {
+    BLSIM_GO_DEVICE = 0,   /* in a config: the device's own */
+    BLSIM_GO_NOT_MODELLED, /* no virtual MCU for this family: the code is not run */
+    BLSIM_GO_F103_V22,     /* what the STM32F103's ROM v2.2 leaves: SYSCLK back on the
+                              HSI (8 MHz), USART1 8E1 with the BRR it measured at 24 MHz,
+                              PA9/PA10 set up, GPIOA and USART1 clocks on, VTOR 0 */
+    BLSIM_GO_RESET_VALUES, /* every peripheral at its reset value, as AN3155 describes */
+} blsim_go_state;
+
+/* "f103-v2.2", "reset-values", "not-modelled". */
+const char *blsim_go_state_name(blsim_go_state state);
+
 /* How the Write Protect command's "sector" codes map onto flash pages. */
 typedef struct blsim_wrp_layout {
     uint32_t pages_per_bit;    /* pages covered by one WRP option bit */
@@ -63,6 +80,7 @@ typedef struct blsim_device {
     uint32_t halfword_us_typ_x10, halfword_us_max_x10; /* tenths of a microsecond */
     uint32_t page_erase_us_typ, page_erase_us_max;
     uint32_t mass_erase_us_typ, mass_erase_us_max;
+    blsim_go_state go_state; /* what its ROM's Go leaves behind */
 } blsim_device;
 
 /* The devices the model knows; returns NULL past the end. */
@@ -113,9 +131,15 @@ typedef struct blsim_config {
     bool readout_protected; /* start with RDP active */
     const char *app_banner; /* printed on TX when the application starts; NULL: silent */
     blsim_faults faults;
-    uint8_t uid[12];       /* unique ID; all zero picks a fixed pattern */
-    uint16_t pid_override; /* nonzero: Get ID answers this instead (a clone) */
-    bool get_checksum;     /* also offer Get Checksum 0xA1, as bootloaders v3.3+ do */
+    uint8_t uid[12];         /* unique ID; all zero picks a fixed pattern */
+    uint16_t pid_override;   /* nonzero: Get ID answers this instead (a clone) */
+    bool get_checksum;       /* also offer Get Checksum 0xA1, as bootloaders v3.3+ do */
+    blsim_go_state go_state; /* BLSIM_GO_DEVICE: the device's */
+    bool no_crystal;         /* the board has no 8 MHz crystal: HSERDY never sets */
+    /* Receives one line about what the virtual MCU saw that a board
+     * designer should know (a frame sent at the wrong rate, a fault). */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
 } blsim_config;
 
 typedef struct blsim blsim;
@@ -174,9 +198,11 @@ typedef enum blsim_state {
     BLSIM_STATE_DEAF,      /* first byte was not 0x7F: nothing until reset */
     BLSIM_STATE_COMMANDS,  /* synchronised, taking commands */
     BLSIM_STATE_APP,       /* the user application runs (BOOT0 low, or after Go) */
-    /* Go started stm32isp's RAM CRC program (docs/ram-crc.md) */
+    /* Go started code in RAM: it runs on the virtual MCU */
     BLSIM_STATE_RAM_PROGRAM,
-    BLSIM_STATE_HARDFAULT, /* Go or reset into code that is not a valid program */
+    BLSIM_STATE_HARDFAULT,    /* Go or reset into code that is not a valid program, or the
+                                 code faulted (blsim_fault_reason() says how) */
+    BLSIM_STATE_NOT_MODELLED, /* the code used something the virtual MCU does not model */
 } blsim_state;
 
 typedef struct blsim_stats {
@@ -196,7 +222,8 @@ typedef struct blsim_stats {
     uint64_t resets;         /* every system reset: pin, command or fault */
     uint64_t overruns;       /* bytes lost because the target was busy */
     uint64_t gos;
-    uint64_t ram_programs; /* runs of the RAM CRC program */
+    uint64_t ram_programs; /* programs Go started in RAM, run on the virtual MCU */
+    uint64_t mcu_cycles;   /* core cycles they executed */
     /* Round trips: how often the target began to answer after the host had
      * sent something since its last answer. */
     uint64_t turnarounds;
@@ -219,6 +246,21 @@ const uint8_t *blsim_option_bytes(const blsim *sim);
 /* Reads any mapped byte as the CPU would (flash, RAM, system memory, option
  * bytes); returns false for an unmapped address. */
 bool blsim_peek(const blsim *sim, uint32_t address, uint8_t *value);
+
+/* What the last fault or model limit was, in words ("" if none). */
+const char *blsim_fault_reason(const blsim *sim);
+
+/* How the application was started last: from the virtual MCU (a program in
+ * RAM jumped into flash), with the core's state at that moment. */
+typedef struct blsim_app_entry {
+    bool from_ram_program; /* false: by reset or by the ROM's Go */
+    uint32_t pc, sp, vtor;
+    bool primask;
+} blsim_app_entry;
+const blsim_app_entry *blsim_get_app_entry(const blsim *sim);
+
+/* The virtual MCU, when Go has started code in RAM (NULL before). */
+const struct vmcu *blsim_get_mcu(const blsim *sim);
 
 /* Writes the statistics as one JSON object (no trailing newline) into buf;
  * returns the length it needed, like snprintf. */
