@@ -34,5 +34,7 @@ extern const test_program test_program_mute_forever;
 extern const test_program test_program_systick_irq;
 /* Starts the watchdog and never refreshes it. */
 extern const test_program test_program_watchdog;
+/* A bus fault taken as HardFault through its own vector table. */
+extern const test_program test_program_hardfault;
 
 #endif

@@ -246,6 +246,9 @@ static void test_flash_programs_once_then_pgerr(void **state)
     blsim_free(sim);
 }
 
+/* A wrong key is a bus error: the core takes a HardFault, and with VTOR on
+ * the ROM's table the F103 ROM's handler resets the chip into the
+ * bootloader. With another ROM's hand-over the model cannot know. */
 static void test_wrong_flash_key_is_a_bus_error(void **state)
 {
     (void)state;
@@ -253,9 +256,30 @@ static void test_wrong_flash_key_is_a_bus_error(void **state)
     uint32_t address = FLASH + 0x2000;
     run_program(sim, &test_program_flash_wrong_key, &address, 1);
     blsim_idle(sim, 5000);
-    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_HARDFAULT);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_WAIT_SYNC);
     assert_non_null(strstr(blsim_fault_reason(sim), "FLASH_KEYR"));
+    assert_non_null(strstr(blsim_fault_reason(sim), "HardFault handler resets"));
     assert_int_equal(blsim_flash(sim)[0x2000], 0xFF);
+    blsim_free(sim);
+
+    sim = target("f103md", BLSIM_GO_RESET_VALUES, 115200);
+    run_program(sim, &test_program_flash_wrong_key, &address, 1);
+    blsim_idle(sim, 5000);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_HARDFAULT);
+    blsim_free(sim);
+}
+
+/* With a vector table of its own, the program's HardFault handler runs. */
+static void test_hardfault_through_the_programs_vector_table(void **state)
+{
+    (void)state;
+    blsim *sim = target("f103md", BLSIM_GO_F103_V22, 115200);
+    const uint32_t inputs[2] = {0x30000000u, TABLE};
+    run_program(sim, &test_program_hardfault, inputs, 2);
+    blsim_idle(sim, 5000);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
+    assert_int_equal(result(sim, 2), 0xFA17u);
+    assert_non_null(strstr(logged, "HardFault: read of 4 bytes at 0x30000000"));
     blsim_free(sim);
 }
 
@@ -274,7 +298,7 @@ static void test_unmodelled_and_empty_addresses_stop_the_run(void **state)
     assert_non_null(strstr(blsim_fault_reason(sim), "PC 0x2000"));
     blsim_free(sim);
     /* Nothing at all there on an F103: a bus fault. */
-    sim = target("f103md", BLSIM_GO_F103_V22, 115200);
+    sim = target("f103md", BLSIM_GO_RESET_VALUES, 115200);
     address = 0x30000000u;
     run_program(sim, &test_program_pll_latency, &address, 1);
     blsim_idle(sim, 5000);
@@ -384,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_flash_write_without_unlock_writes_nothing),
         cmocka_unit_test(test_flash_programs_once_then_pgerr),
         cmocka_unit_test(test_wrong_flash_key_is_a_bus_error),
+        cmocka_unit_test(test_hardfault_through_the_programs_vector_table),
         cmocka_unit_test(test_unmodelled_and_empty_addresses_stop_the_run),
         cmocka_unit_test(test_systick_interrupts_through_a_ram_vector_table),
         cmocka_unit_test(test_software_reset_and_watchdog_restart_the_bootloader),

@@ -109,11 +109,11 @@ static void clocks_changed(vmcu *m)
     r->pclk1_hz = r->hclk_hz / apb_divider((r->cfgr >> 8) & 7u);
     r->pclk2_hz = r->hclk_hz / apb_divider((r->cfgr >> 11) & 7u);
     if (sysclk > SYSCLK_MAX_HZ) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
+        vmcu_request_stop(m, VMCU_STOP_INVALID,
                           "SYSCLK %u Hz is above the F103's 72 MHz (RM0008 7.2, DS5319 table 9)",
                           sysclk);
     } else if (r->pclk1_hz > PCLK1_MAX_HZ) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
+        vmcu_request_stop(m, VMCU_STOP_INVALID,
                           "PCLK1 %u Hz is above the APB1 limit of 36 MHz (RM0008 7.2): set PPRE1",
                           r->pclk1_hz);
     }
@@ -156,13 +156,14 @@ bool rcc_clock_on(vmcu *m, uint32_t base)
      * peripheral's 1 KiB slot number (AFIO 0, GPIOA 2 .. USART1 14 on
      * APB2; USART2 17, USART3 18 on APB1). */
     if (base >= AFIO_BASE) {
-        return (r->apb2enr & (1u << ((base - AFIO_BASE) >> 10))) != 0;
+        return (r->apb2enr & (1u << (((base - AFIO_BASE) >> 10) & 31u))) != 0;
     }
-    return (r->apb1enr & (1u << ((base - APB_START) >> 10))) != 0;
+    return (r->apb1enr & (1u << (((base - APB_START) >> 10) & 31u))) != 0;
 }
 
-uint32_t rcc_read(vmcu *m, uint32_t offset)
+uint32_t rcc_read(vmcu *m, unsigned unit, uint32_t offset)
 {
+    (void)unit; /* one of a kind */
     rcc_state *r = &m->rcc;
     switch (offset) {
     case 0x00: {
@@ -233,7 +234,7 @@ static void write_cr(vmcu *m, uint32_t value)
     if ((cr & CR_PLLON) != 0 && (old & CR_PLLON) == 0) {
         uint32_t out = pll_hz(m);
         if (out < PLL_OUT_MIN_HZ || out > SYSCLK_MAX_HZ) {
-            vmcu_request_stop(m, VMCU_STOP_FAULT,
+            vmcu_request_stop(m, VMCU_STOP_INVALID,
                               "PLL started for %u Hz, outside the datasheet's 16-72 MHz "
                               "(DS5319 table 27)",
                               out);
@@ -269,8 +270,9 @@ static void write_cfgr(vmcu *m, uint32_t value)
     vmcu_activity(m);
 }
 
-void rcc_write(vmcu *m, uint32_t offset, uint32_t value)
+void rcc_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value)
 {
+    (void)unit; /* one of a kind */
     rcc_state *r = &m->rcc;
     switch (offset) {
     case 0x00:

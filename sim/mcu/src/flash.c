@@ -83,8 +83,9 @@ static uint32_t obr(const vmcu *m)
     return v;
 }
 
-uint32_t flash_read(vmcu *m, uint32_t offset)
+uint32_t flash_read(vmcu *m, unsigned unit, uint32_t offset)
 {
+    (void)unit; /* one of a kind */
     flash_state *f = &m->flash;
     switch (offset) {
     case 0x00:
@@ -127,7 +128,7 @@ static void start_operation(vmcu *m, uint32_t flags, uint64_t ns)
 static bool hsi_on(vmcu *m)
 {
     if ((m->rcc.cr & 1u) == 0) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
+        vmcu_request_stop(m, VMCU_STOP_INVALID,
                           "flash program or erase with the HSI off (RM0008 3.3.3 needs it on)");
         return false;
     }
@@ -180,10 +181,10 @@ static void write_keyr(vmcu *m, uint32_t value)
          * reset and returns a bus error. */
         f->key_fault = true;
         f->cr |= CR_LOCK;
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
-                          "FLASH_KEYR written 0x%08x out of the unlock sequence: bus error, "
-                          "FPEC locked until reset (PM0075 2.3.1)",
-                          value);
+        vmcu_core_fault(m,
+                        "FLASH_KEYR written 0x%08x out of the unlock sequence: bus error, "
+                        "FPEC locked until reset (PM0075 2.3.1)",
+                        value);
         return;
     }
     if (++f->key_stage == 2) {
@@ -192,8 +193,9 @@ static void write_keyr(vmcu *m, uint32_t value)
     }
 }
 
-void flash_write(vmcu *m, uint32_t offset, uint32_t value)
+void flash_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value)
 {
+    (void)unit; /* one of a kind */
     flash_state *f = &m->flash;
     switch (offset) {
     case 0x00: {
@@ -238,14 +240,14 @@ bool flash_access_ok(vmcu *m, uint32_t address, const char *what)
     unsigned need = sysclk > 48000000u ? 2u : sysclk > 24000000u ? 1u : 0u;
     unsigned have = flash_wait_states(m);
     if (have < need) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
+        vmcu_request_stop(m, VMCU_STOP_INVALID,
                           "%s from flash at 0x%08x with %u wait state%s at SYSCLK %u Hz: "
                           "RM0008 3.3.3 needs %u (FLASH_ACR.LATENCY)",
                           what, address, have, have == 1 ? "" : "s", sysclk, need);
         return false;
     }
     if ((m->flash.acr & ACR_HLFCYA) != 0 && (sysclk > 8000000u || m->rcc.sws == 2u)) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
+        vmcu_request_stop(m, VMCU_STOP_INVALID,
                           "%s from flash with half-cycle access at SYSCLK %u Hz: RM0008 3.3.3 "
                           "allows it only at 8 MHz or less, not from the PLL",
                           what, sysclk);
@@ -271,10 +273,10 @@ void flash_bus_write(vmcu *m, uint32_t address, unsigned size, uint32_t value)
         return;
     }
     if (size != 2) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
-                          "%u-byte write to flash at 0x%08x with PG set: the FPEC programs "
-                          "half-words only, anything else is a bus error (PM0075 2.3.3)",
-                          size, address);
+        vmcu_core_fault(m,
+                        "%u-byte write to flash at 0x%08x with PG set: the FPEC programs "
+                        "half-words only, anything else is a bus error (PM0075 2.3.3)",
+                        size, address);
         return;
     }
     if (!hsi_on(m)) {

@@ -206,8 +206,9 @@ void gpio_write(vmcu *m, unsigned port, uint32_t offset, uint32_t value)
     check_port(m, port);
 }
 
-uint32_t afio_read(vmcu *m, uint32_t offset)
+uint32_t afio_read(vmcu *m, unsigned unit, uint32_t offset)
 {
+    (void)unit; /* one of a kind */
     switch (offset) {
     case 0x00:
         return m->afio_evcr;
@@ -225,8 +226,9 @@ uint32_t afio_read(vmcu *m, uint32_t offset)
     }
 }
 
-void afio_write(vmcu *m, uint32_t offset, uint32_t value)
+void afio_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value)
 {
+    (void)unit; /* one of a kind */
     vmcu_activity(m);
     switch (offset) {
     case 0x00:

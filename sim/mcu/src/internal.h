@@ -38,12 +38,13 @@
 #define SRAM_BASE   0x20000000u
 
 /* Exception numbers (PM0056 2.3.2). */
-#define EXC_SYSTICK 15u
-#define EXC_IRQ0    16u
-#define IRQ_USART1  37u
-#define IRQ_COUNT   60u /* IRQs the F1 NVIC has, the connectivity line's included */
-#define EXC_COUNT   (EXC_IRQ0 + IRQ_COUNT)
-#define EXC_NONE    0u
+#define EXC_HARDFAULT 3u
+#define EXC_SYSTICK   15u
+#define EXC_IRQ0      16u
+#define IRQ_USART1    37u
+#define IRQ_COUNT     60u /* IRQs the F1 NVIC has, the connectivity line's included */
+#define EXC_COUNT     (EXC_IRQ0 + IRQ_COUNT)
+#define EXC_NONE      0u
 
 typedef enum cpu_state {
     CPU_HELD, /* not executing: after reset, or while a ROM model runs */
@@ -91,6 +92,13 @@ typedef struct systick_state {
     bool countflag;
 } systick_state;
 
+/* The cycles of a basic block, by its address (block_cycles()). */
+typedef struct block_cost {
+    uint32_t pc, size;
+    uint64_t cycles;
+} block_cost;
+#define BLOCK_COSTS 256u
+
 typedef struct iwdg_state {
     bool running;
     bool unlocked; /* 0x5555 written: PR and RLR writable */
@@ -123,6 +131,8 @@ struct vmcu {
     vmcu_stop stop;
     char reason[256];
     vmcu_reset_cause reset_cause;
+    bool core_fault;   /* the requested FAULT is one the core takes as HardFault */
+    bool fault_in_rom; /* it went to the ROM's handler */
 
     /* The core. */
     cpu_state cpu;
@@ -151,6 +161,8 @@ struct vmcu {
     iwdg_state iwdg;
     uint32_t crc_dr, crc_idr;
     bool clock_off_logged[APB_SIZE >> 10]; /* per peripheral slot */
+    uint8_t apb_slot[APB_SIZE >> 10];      /* row of the peripheral table + 1, 0: none */
+    block_cost block_costs[BLOCK_COSTS];
 };
 
 /* vmcu.c */
@@ -159,6 +171,9 @@ void vmcu_logf(vmcu *m, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * reason; the first reason given wins. */
 void vmcu_request_stop(vmcu *m, vmcu_stop why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A fault the core takes (PM0056 2.4: bus fault, usage fault, escalated to
+ * HardFault): through the program's vector table, or a stop. */
+void vmcu_core_fault(vmcu *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint32_t vmcu_current_pc(const vmcu *m);
 /* Something changed the next event or made an exception pending: the CPU
  * looks again at the next block. */
@@ -169,10 +184,18 @@ void vmcu_system_reset_request(vmcu *m, vmcu_reset_cause cause);
 /* The CPU does nothing until `ps` (held, asleep, or stalled on the bus). */
 void vmcu_wait_until(vmcu *m, uint64_t ps);
 
+/*
+ * Each peripheral's registers: reads and writes of the 32-bit register at
+ * `offset` in the instance `unit` (the USART's index, the GPIO port; 0 for
+ * peripherals of which there is one). Called with the peripheral's clock on.
+ */
+typedef uint32_t (*register_read_fn)(vmcu *m, unsigned unit, uint32_t offset);
+typedef void (*register_write_fn)(vmcu *m, unsigned unit, uint32_t offset, uint32_t value);
+
 /* clock.c */
 void rcc_reset(vmcu *m);
-uint32_t rcc_read(vmcu *m, uint32_t offset);
-void rcc_write(vmcu *m, uint32_t offset, uint32_t value);
+uint32_t rcc_read(vmcu *m, unsigned unit, uint32_t offset);
+void rcc_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value);
 uint64_t rcc_next_event(const vmcu *m);
 void rcc_events(vmcu *m);
 uint32_t rcc_sysclk_hz(const vmcu *m);
@@ -181,8 +204,8 @@ bool rcc_clock_on(vmcu *m, uint32_t base);
 
 /* flash.c */
 void flash_reset(vmcu *m);
-uint32_t flash_read(vmcu *m, uint32_t offset);
-void flash_write(vmcu *m, uint32_t offset, uint32_t value);
+uint32_t flash_read(vmcu *m, unsigned unit, uint32_t offset);
+void flash_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value);
 uint64_t flash_next_event(const vmcu *m);
 void flash_events(vmcu *m);
 /* A CPU access to the flash array (data read, fetch or write): stalls while
@@ -205,8 +228,8 @@ void usart_clock_changed(vmcu *m);
 void gpio_reset(vmcu *m);
 uint32_t gpio_read(vmcu *m, unsigned port, uint32_t offset);
 void gpio_write(vmcu *m, unsigned port, uint32_t offset, uint32_t value);
-uint32_t afio_read(vmcu *m, uint32_t offset);
-void afio_write(vmcu *m, uint32_t offset, uint32_t value);
+uint32_t afio_read(vmcu *m, unsigned unit, uint32_t offset);
+void afio_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value);
 /* The pin's mode nibble (CNF:MODE) from CRL/CRH. */
 unsigned gpio_mode(const vmcu *m, unsigned port, unsigned pin);
 /* Where USART `index` has its TX and RX pins with the current remap. */
@@ -220,10 +243,10 @@ void ppb_write(vmcu *m, uint32_t address, uint32_t value);
 void iwdg_reset(vmcu *m);
 /* A reload (KR = 0xAAAA), as the ROM does before it hands over. */
 void iwdg_refresh(vmcu *m);
-uint32_t iwdg_read(vmcu *m, uint32_t offset);
-void iwdg_write(vmcu *m, uint32_t offset, uint32_t value);
-uint32_t crc_read(vmcu *m, uint32_t offset);
-void crc_write(vmcu *m, uint32_t offset, uint32_t value);
+uint32_t iwdg_read(vmcu *m, unsigned unit, uint32_t offset);
+void iwdg_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value);
+uint32_t crc_read(vmcu *m, unsigned unit, uint32_t offset);
+void crc_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value);
 uint64_t system_next_event(const vmcu *m);
 void system_events(vmcu *m);
 /* SysTick's clock changed (HCLK): re-base its counter. */

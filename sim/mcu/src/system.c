@@ -111,33 +111,52 @@ static bool is_active(const vmcu *m, unsigned exc)
     return false;
 }
 
-static unsigned priority_of(const vmcu *m, unsigned exc)
+/* HardFault has the fixed priority -1 (PM0056 2.3.2). */
+static int priority_of(const vmcu *m, unsigned exc)
 {
-    if (exc == EXC_SYSTICK) {
-        return (m->shpr[2] >> 24) & 0xF0u;
+    if (exc == EXC_HARDFAULT) {
+        return -1;
     }
-    return m->nvic_priority[exc - EXC_IRQ0] & 0xF0u;
+    if (exc == EXC_SYSTICK) {
+        return (int)((m->shpr[2] >> 24) & 0xF0u);
+    }
+    return (int)(m->nvic_priority[exc - EXC_IRQ0] & 0xF0u);
 }
 
 /* The preempting part of a priority under AIRCR.PRIGROUP. */
-static unsigned group_of(const vmcu *m, unsigned priority)
+static int group_of(const vmcu *m, int priority)
 {
     unsigned sub_bits = m->aircr_prigroup + 1u;
-    return sub_bits >= 8u ? 0u : priority & (0xFFu << sub_bits) & 0xFFu;
+    if (priority < 0 || sub_bits >= 8u) {
+        return priority < 0 ? priority : 0;
+    }
+    return (int)((unsigned)priority & (0xFFu << sub_bits) & 0xFFu);
 }
 
 unsigned exception_to_take(vmcu *m, bool ignore_primask)
 {
-    unsigned best = EXC_NONE, best_priority = 0x100u;
+    unsigned enabled = 0;
+    for (unsigned i = 0; i < sizeof m->nvic_enabled; i++) {
+        enabled |= m->nvic_enabled[i];
+    }
+    if (!m->systick_pending && enabled == 0) {
+        return EXC_NONE; /* called between most blocks: the cheap answer first */
+    }
+    unsigned best = EXC_NONE;
+    int best_priority = 0x100;
     if (m->systick_pending && !is_active(m, EXC_SYSTICK)) {
         best = EXC_SYSTICK;
         best_priority = priority_of(m, EXC_SYSTICK);
     }
     for (unsigned irq = 0; irq < IRQ_COUNT; irq++) {
+        if (m->nvic_enabled[irq / 8] == 0) {
+            irq |= 7u; /* none of these eight is enabled: the common case */
+            continue;
+        }
         if (!irq_enabled(m, irq) || !irq_pending(m, irq) || is_active(m, EXC_IRQ0 + irq)) {
             continue;
         }
-        unsigned p = priority_of(m, EXC_IRQ0 + irq);
+        int p = priority_of(m, EXC_IRQ0 + irq);
         if (p < best_priority) {
             best = EXC_IRQ0 + irq;
             best_priority = p;
@@ -149,9 +168,9 @@ unsigned exception_to_take(vmcu *m, bool ignore_primask)
     if (ignore_primask) {
         return best; /* WFI wakes on any pending exception (PM0056 2.5.2) */
     }
-    unsigned running = 0x100u;
+    int running = 0x100;
     for (unsigned i = 0; i < m->active_count; i++) {
-        unsigned p = group_of(m, priority_of(m, m->active[i]));
+        int p = group_of(m, priority_of(m, m->active[i]));
         running = p < running ? p : running;
     }
     uint32_t primask = 0, basepri = 0, faultmask = 0;
@@ -162,8 +181,8 @@ unsigned exception_to_take(vmcu *m, bool ignore_primask)
         return EXC_NONE;
     }
     basepri &= 0xF0u;
-    if (basepri != 0 && group_of(m, basepri) < running) {
-        running = group_of(m, basepri);
+    if (basepri != 0 && group_of(m, (int)basepri) < running) {
+        running = group_of(m, (int)basepri);
     }
     return group_of(m, best_priority) < running ? best : EXC_NONE;
 }
@@ -195,8 +214,9 @@ void iwdg_reset(vmcu *m)
     w->expires_ps = m->now_ps + iwdg_timeout_ps(m);
 }
 
-uint32_t iwdg_read(vmcu *m, uint32_t offset)
+uint32_t iwdg_read(vmcu *m, unsigned unit, uint32_t offset)
 {
+    (void)unit; /* one of a kind */
     switch (offset) {
     case 0x00:
         return 0;
@@ -213,8 +233,9 @@ uint32_t iwdg_read(vmcu *m, uint32_t offset)
     }
 }
 
-void iwdg_write(vmcu *m, uint32_t offset, uint32_t value)
+void iwdg_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value)
 {
+    (void)unit; /* one of a kind */
     iwdg_state *w = &m->iwdg;
     switch (offset) {
     case 0x00:
@@ -257,8 +278,9 @@ void iwdg_write(vmcu *m, uint32_t offset, uint32_t value)
 /* ------------------------------------------------------------------------- */
 /* The CRC unit: CRC-32, polynomial 0x04C11DB7, whole words, MSB first      */
 
-uint32_t crc_read(vmcu *m, uint32_t offset)
+uint32_t crc_read(vmcu *m, unsigned unit, uint32_t offset)
 {
+    (void)unit; /* one of a kind */
     switch (offset) {
     case 0x00:
         return m->crc_dr;
@@ -273,8 +295,9 @@ uint32_t crc_read(vmcu *m, uint32_t offset)
     }
 }
 
-void crc_write(vmcu *m, uint32_t offset, uint32_t value)
+void crc_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value)
 {
+    (void)unit; /* one of a kind */
     switch (offset) {
     case 0x00: {
         uint32_t crc = m->crc_dr ^ value;

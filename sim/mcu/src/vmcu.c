@@ -60,9 +60,23 @@ void vmcu_request_stop(vmcu *m, vmcu_stop why, const char *fmt, ...)
     vsnprintf(m->reason, sizeof m->reason, fmt, ap);
     va_end(ap);
     /* A fault stops at once; the other reasons at the next block. */
-    if (why == VMCU_STOP_FAULT || why == VMCU_STOP_UNMODELLED || why == VMCU_STOP_RESET) {
+    if (why != VMCU_STOP_TX && why != VMCU_STOP_WAITING && why != VMCU_STOP_EXEC_FLASH) {
         uc_emu_stop(m->uc);
     }
+}
+
+void vmcu_core_fault(vmcu *m, const char *fmt, ...)
+{
+    if (m->stop_requested) {
+        return;
+    }
+    char text[sizeof m->reason];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    vmcu_request_stop(m, VMCU_STOP_FAULT, "%s", text);
+    m->core_fault = true;
 }
 
 uint32_t vmcu_current_pc(const vmcu *m)
@@ -124,9 +138,12 @@ void vmcu_replan(vmcu *m)
 {
     m->slice_end_ps = min_u64(m->run_until_ps, next_event_ps(m));
     m->exception_masked = false;
+    if (exception_to_take(m, true) == EXC_NONE) {
+        return; /* nothing pending: the usual case, and a cheap one */
+    }
     if (m->cpu == CPU_RUNNING && exception_to_take(m, false) != EXC_NONE) {
         m->slice_end_ps = m->now_ps; /* take it before the next block */
-    } else if (exception_to_take(m, true) != EXC_NONE) {
+    } else {
         /* Pending behind PRIMASK: CPSIE changes no register the model
          * sees, so the block hook looks at every block. */
         m->exception_masked = true;
@@ -248,20 +265,25 @@ static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
         }
         cycles += flash_wait_states(m);
     } else if (in_sysmem(m, pc)) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
+        vmcu_request_stop(m, VMCU_STOP_UNMODELLED,
                           "executing system memory at 0x%08x: the ROM's code is not modelled", pc);
         return;
     }
-    const uint8_t *code = code_bytes(m, pc, size);
-    cycles += code != NULL ? block_cycles(code, size) : 2u + size / 2u;
-    advance_cycles(m, cycles);
+    /* A block's own cycles depend only on its bytes: remembered, until the
+     * code changes. */
+    block_cost *cost = &m->block_costs[(pc >> 1) % BLOCK_COSTS];
+    if (cost->pc != pc || cost->size != size) {
+        const uint8_t *code = code_bytes(m, pc, size);
+        *cost = (block_cost){pc, size, code != NULL ? block_cycles(code, size) : 2u + size / 2u};
+    }
+    advance_cycles(m, cycles + cost->cycles);
 }
 
 /* Exception return (PM0056 2.3.7): the frame back off the main stack. */
 static void exception_return(vmcu *m, uint32_t exc_return)
 {
     if (exc_return != 0xFFFFFFF1u && exc_return != 0xFFFFFFF9u) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
+        vmcu_request_stop(m, VMCU_STOP_UNMODELLED,
                           "exception return 0x%08x: only the main stack is modelled", exc_return);
         return;
     }
@@ -300,26 +322,24 @@ static void on_interrupt(uc_engine *uc, uint32_t intno, void *user)
         exception_return(m, pc | 1u);
         return;
     case QEMU_EXCP_UDEF:
-        vmcu_request_stop(m, VMCU_STOP_FAULT, "undefined instruction at 0x%08x (UsageFault)", pc);
+        vmcu_core_fault(m, "undefined instruction at 0x%08x (UsageFault)", pc);
         break;
     case QEMU_EXCP_SWI:
-        vmcu_request_stop(m, VMCU_STOP_FAULT, "SVC at 0x%08x: supervisor calls are not modelled",
-                          pc);
+        vmcu_request_stop(m, VMCU_STOP_UNMODELLED,
+                          "SVC at 0x%08x: supervisor calls are not modelled", pc);
         break;
     case QEMU_EXCP_BKPT:
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
-                          "BKPT at 0x%08x: with no debugger attached the core faults", pc);
+        vmcu_core_fault(m, "BKPT at 0x%08x: with no debugger attached the core faults", pc);
         break;
     case QEMU_EXCP_INVSTATE:
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
-                          "branch to an ARM-state address near 0x%08x (UsageFault INVSTATE)", pc);
+        vmcu_core_fault(m, "branch to an ARM-state address near 0x%08x (UsageFault INVSTATE)", pc);
         break;
     case QEMU_EXCP_PREFETCH_ABORT:
     case QEMU_EXCP_DATA_ABORT:
-        vmcu_request_stop(m, VMCU_STOP_FAULT, "bus fault at 0x%08x", pc);
+        vmcu_core_fault(m, "bus fault at 0x%08x", pc);
         break;
     default:
-        vmcu_request_stop(m, VMCU_STOP_FAULT, "core exception %u at 0x%08x", intno, pc);
+        vmcu_core_fault(m, "core exception %u at 0x%08x", intno, pc);
         break;
     }
     uc_emu_stop(uc);
@@ -349,12 +369,16 @@ static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t address, int s
     /* The peripheral and core regions hold parts the model leaves out;
      * anywhere else an F103 has nothing either, and the bus faults. */
     bool peripheral = (a >= 0x40000000u && a < 0x60000000u) || a >= PPB_START;
-    vmcu_request_stop(m, peripheral ? VMCU_STOP_UNMODELLED : VMCU_STOP_FAULT,
-                      peripheral ? "%s of %d bytes at 0x%08x, where nothing is modelled, from "
-                                   "PC 0x%08x"
-                                 : "%s of %d bytes at 0x%08x, where an F103 has no memory (bus "
-                                   "fault), from PC 0x%08x",
-                      access_name(type), size, a, vmcu_current_pc(m));
+    if (peripheral) {
+        vmcu_request_stop(m, VMCU_STOP_UNMODELLED,
+                          "%s of %d bytes at 0x%08x, where nothing is modelled, from PC 0x%08x",
+                          access_name(type), size, a, vmcu_current_pc(m));
+    } else {
+        vmcu_core_fault(m,
+                        "%s of %d bytes at 0x%08x, where an F103 has no memory (bus fault), "
+                        "from PC 0x%08x",
+                        access_name(type), size, a, vmcu_current_pc(m));
+    }
     return false;
 }
 
@@ -367,9 +391,9 @@ static bool on_write_prot(uc_engine *uc, uc_mem_type type, uint64_t address, int
     vmcu *m = user;
     uint32_t at = flash_address(m, (uint32_t)address);
     if (at == 0) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
-                          "write to system memory at 0x%08x from PC 0x%08x (read-only)",
-                          (uint32_t)address, vmcu_current_pc(m));
+        vmcu_core_fault(m,
+                        "write to system memory at 0x%08x from PC 0x%08x (read only: a bus fault)",
+                        (uint32_t)address, vmcu_current_pc(m));
         return false;
     }
     flash_bus_write(m, at, (unsigned)size, (uint32_t)value);
@@ -385,7 +409,7 @@ static bool on_fetch_prot(uc_engine *uc, uc_mem_type type, uint64_t address, int
     (void)size;
     (void)value;
     vmcu *m = user;
-    vmcu_request_stop(m, VMCU_STOP_FAULT,
+    vmcu_request_stop(m, VMCU_STOP_UNMODELLED,
                       "executing system memory at 0x%08x: the ROM's code is not modelled",
                       (uint32_t)address);
     return false;
@@ -409,17 +433,36 @@ static void on_flash_read(uc_engine *uc, uc_mem_type type, uint64_t address, int
 /* ------------------------------------------------------------------------- */
 /* Peripheral buses                                                           */
 
-static int usart_index(uint32_t base)
+/* The peripherals on the APB buses and the AHB (RM0008 table 3): each row
+ * some consecutive 1 KiB slots, their registers, the unit of the first. */
+typedef struct apb_peripheral {
+    uint32_t base;
+    uint32_t slots;
+    unsigned first_unit;
+    register_read_fn read;
+    register_write_fn write;
+} apb_peripheral;
+
+static const apb_peripheral apb_peripherals[] = {
+    {IWDG_BASE, 1, 0, iwdg_read, iwdg_write},
+    {USART2_BASE, 2, 1, usart_read, usart_write}, /* USART2, USART3 */
+    {AFIO_BASE, 1, 0, afio_read, afio_write},
+    {GPIOA_BASE, VMCU_PORTS, 0, gpio_read, gpio_write},
+    {USART1_BASE, 1, 0, usart_read, usart_write},
+    {RCC_BASE, 1, 0, rcc_read, rcc_write},
+    {FLASH_BASE, 1, 0, flash_read, flash_write},
+    {CRC_BASE, 1, 0, crc_read, crc_write},
+};
+
+/* Fills m->apb_slot: which row of apb_peripherals (plus one) answers in
+ * each 1 KiB slot, 0 for none. */
+static void map_apb_slots(vmcu *m)
 {
-    switch (base) {
-    case USART1_BASE:
-        return 0;
-    case USART2_BASE:
-        return 1;
-    case USART3_BASE:
-        return 2;
-    default:
-        return -1;
+    for (size_t i = 0; i < sizeof apb_peripherals / sizeof apb_peripherals[0]; i++) {
+        uint32_t first = (apb_peripherals[i].base - APB_START) >> 10;
+        for (uint32_t s = 0; s < apb_peripherals[i].slots; s++) {
+            m->apb_slot[first + s] = (uint8_t)(i + 1u);
+        }
     }
 }
 
@@ -427,17 +470,14 @@ static int usart_index(uint32_t base)
 static bool apb_access(vmcu *m, uint32_t address, bool write, uint32_t *value)
 {
     uint32_t base = address & ~0x3FFu, offset = address & 0x3FFu;
-    int u = usart_index(base);
-    bool gpio = base >= GPIOA_BASE && base < GPIOA_BASE + VMCU_PORTS * 0x400u;
-    bool known = u >= 0 || gpio || base == AFIO_BASE || base == RCC_BASE || base == FLASH_BASE ||
-                 base == CRC_BASE || base == IWDG_BASE;
-    if (!known) {
+    uint32_t slot = (address - APB_START) >> 10;
+    if (address < APB_START || slot >= sizeof m->apb_slot || m->apb_slot[slot] == 0) {
         return false;
     }
+    const apb_peripheral *p = &apb_peripherals[m->apb_slot[slot] - 1u];
     /* RM0008 7.3.6-7.3.8: a peripheral whose clock is off does not
      * respond; its registers read 0. */
     if (!rcc_clock_on(m, base)) {
-        unsigned slot = (base - APB_START) >> 10;
         if (!m->clock_off_logged[slot]) {
             m->clock_off_logged[slot] = true;
             vmcu_logf(m,
@@ -450,49 +490,11 @@ static bool apb_access(vmcu *m, uint32_t address, bool write, uint32_t *value)
         }
         return true;
     }
-    if (u >= 0) {
-        if (write) {
-            usart_write(m, (unsigned)u, offset, *value);
-        } else {
-            *value = usart_read(m, (unsigned)u, offset);
-        }
-    } else if (gpio) {
-        unsigned port = (base - GPIOA_BASE) / 0x400u;
-        if (write) {
-            gpio_write(m, port, offset, *value);
-        } else {
-            *value = gpio_read(m, port, offset);
-        }
-    } else if (base == AFIO_BASE) {
-        if (write) {
-            afio_write(m, offset, *value);
-        } else {
-            *value = afio_read(m, offset);
-        }
-    } else if (base == RCC_BASE) {
-        if (write) {
-            rcc_write(m, offset, *value);
-        } else {
-            *value = rcc_read(m, offset);
-        }
-    } else if (base == FLASH_BASE) {
-        if (write) {
-            flash_write(m, offset, *value);
-        } else {
-            *value = flash_read(m, offset);
-        }
-    } else if (base == CRC_BASE) {
-        if (write) {
-            crc_write(m, offset, *value);
-        } else {
-            *value = crc_read(m, offset);
-        }
+    unsigned unit = p->first_unit + (base - p->base) / 0x400u;
+    if (write) {
+        p->write(m, unit, offset, *value);
     } else {
-        if (write) {
-            iwdg_write(m, offset, *value);
-        } else {
-            *value = iwdg_read(m, offset);
-        }
+        *value = p->read(m, unit, offset);
     }
     return true;
 }
@@ -605,7 +607,7 @@ static void exception_entry(vmcu *m, unsigned exc)
     uint32_t frame[8], sp = 0, ipsr = 0, control = 0;
     uc_reg_read(m->uc, UC_ARM_REG_CONTROL, &control);
     if ((control & 2u) != 0) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
+        vmcu_request_stop(m, VMCU_STOP_UNMODELLED,
                           "exception %u taken on the process stack: not modelled", exc);
         return;
     }
@@ -625,7 +627,7 @@ static void exception_entry(vmcu *m, unsigned exc)
     uint32_t vector = 0;
     uint32_t table = m->vtor + 4u * exc;
     if (in_sysmem(m, table)) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
+        vmcu_request_stop(m, VMCU_STOP_UNMODELLED,
                           "exception %u vectors through the ROM's table at 0x%08x (VTOR "
                           "0x%08x): the ROM's code is not modelled",
                           exc, table, m->vtor);
@@ -633,9 +635,10 @@ static void exception_entry(vmcu *m, unsigned exc)
     }
     if (uc_mem_write(m->uc, sp, frame, sizeof frame) != UC_ERR_OK ||
         uc_mem_read(m->uc, table, &vector, 4) != UC_ERR_OK || (vector & 1u) == 0) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT,
-                          "exception %u: stack 0x%08x or vector at 0x%08x (0x%08x) unusable", exc,
-                          sp, table, vector);
+        vmcu_request_stop(
+            m, VMCU_STOP_FAULT,
+            "lockup: exception %u with its stack 0x%08x or vector at 0x%08x (0x%08x) unusable", exc,
+            sp, table, vector);
         return;
     }
     uint32_t exc_return = ipsr == 0 ? 0xFFFFFFF9u : 0xFFFFFFF1u;
@@ -646,7 +649,7 @@ static void exception_entry(vmcu *m, unsigned exc)
     uc_reg_write(m->uc, UC_ARM_REG_PC, &vector);
     if (exc == EXC_SYSTICK) {
         m->systick_pending = false;
-    } else {
+    } else if (exc >= EXC_IRQ0) {
         unsigned irq = exc - EXC_IRQ0;
         m->nvic_pending[irq / 8] &= (uint8_t) ~(1u << (irq % 8));
     }
@@ -654,6 +657,34 @@ static void exception_entry(vmcu *m, unsigned exc)
         m->active[m->active_count++] = (uint8_t)exc;
     }
     advance_cycles(m, EXCEPTION_ENTRY_CYCLES);
+}
+
+/*
+ * A fault the core takes, escalated to HardFault (PM0056 2.4): through the
+ * program's vector table, as the core does. When VTOR still points at the
+ * ROM's table the handler is the ROM's, which the model does not run: the
+ * stop stands and vmcu_fault_in_rom() tells the embedder. A fault inside
+ * the HardFault handler locks the core up: the stop stands too.
+ */
+static void take_hardfault(vmcu *m)
+{
+    m->core_fault = false;
+    if (in_sysmem(m, m->vtor + 4u * EXC_HARDFAULT)) {
+        m->fault_in_rom = true;
+        return;
+    }
+    for (unsigned i = 0; i < m->active_count; i++) {
+        if (m->active[i] == EXC_HARDFAULT) {
+            size_t used = strlen(m->reason);
+            snprintf(m->reason + used, sizeof m->reason - used,
+                     " (in the HardFault handler: lockup)");
+            return;
+        }
+    }
+    vmcu_logf(m, "HardFault: %s", m->reason);
+    m->stop_requested = false;
+    m->reason[0] = '\0';
+    exception_entry(m, EXC_HARDFAULT);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -671,7 +702,8 @@ static bool is_sleep_instruction(const vmcu *m, uint32_t pc)
 
 static vmcu_stop finish(vmcu *m, vmcu_stop why)
 {
-    if (why == VMCU_STOP_RESET || why == VMCU_STOP_FAULT || why == VMCU_STOP_UNMODELLED) {
+    if (why != VMCU_STOP_TIME && why != VMCU_STOP_TX && why != VMCU_STOP_WAITING &&
+        why != VMCU_STOP_EXEC_FLASH) {
         m->cpu = CPU_HELD;
     }
     if (why == VMCU_STOP_RESET) {
@@ -686,9 +718,14 @@ vmcu_stop vmcu_run(vmcu *m, uint64_t until_ns, unsigned flags)
     m->run_until_ps = until_ns * PS_PER_NS;
     m->run_flags = flags;
     m->stop_requested = false;
+    m->core_fault = false;
+    m->fault_in_rom = false;
     m->reason[0] = '\0';
     for (;;) {
         process_events(m);
+        if (m->stop_requested && m->stop == VMCU_STOP_FAULT && m->core_fault) {
+            take_hardfault(m);
+        }
         if (m->stop_requested) {
             return finish(m, m->stop);
         }
@@ -723,6 +760,7 @@ vmcu_stop vmcu_run(vmcu *m, uint64_t until_ns, unsigned flags)
             m->slice_end_ps = m->now_ps + 1; /* at least one block */
         }
         if (m->code_changed) {
+            memset(m->block_costs, 0, sizeof m->block_costs);
             /* Drop the blocks translated from RAM and flash. (A flush of the
              * whole cache would touch all of Unicorn's 1 GiB code buffer.) */
             uc_ctl_remove_cache(m->uc, (uint64_t)SRAM_BASE, (uint64_t)SRAM_BASE + m->cfg.ram_size);
@@ -738,8 +776,8 @@ vmcu_stop vmcu_run(vmcu *m, uint64_t until_ns, unsigned flags)
             continue;
         }
         if (err != UC_ERR_OK) {
-            vmcu_request_stop(m, VMCU_STOP_FAULT, "the core stopped at 0x%08x: %s",
-                              vmcu_current_pc(m), uc_strerror(err));
+            vmcu_core_fault(m, "the core stopped at 0x%08x: %s", vmcu_current_pc(m),
+                            uc_strerror(err));
             continue;
         }
         pc = vmcu_current_pc(m);
@@ -836,6 +874,7 @@ vmcu *vmcu_new(const vmcu_config *config)
     m->cfg = *config;
     m->sysmem_size = OPTION_BASE - c->sysmem_base;
     m->boot_from_sysmem = true;
+    map_apb_slots(m);
     vmcu_fpec_init(&m->fpec, &c->flash, c->flash_bytes, c->option_bytes);
     m->fpec.max_timings = c->flash_max_timings;
     if (!setup_unicorn(m) || !map_alias(m)) {
@@ -916,7 +955,7 @@ void vmcu_boot(vmcu *m)
     uc_mem_read(m->uc, 0, v, sizeof v);
     set_core(m, v[0] & ~3u, v[1], false);
     if ((v[1] & 1u) == 0) {
-        vmcu_request_stop(m, VMCU_STOP_FAULT, "reset vector 0x%08x is not a Thumb address", v[1]);
+        vmcu_core_fault(m, "reset vector 0x%08x is not a Thumb address", v[1]);
     }
 }
 
@@ -974,6 +1013,11 @@ uint64_t vmcu_cycles(const vmcu *m)
     return m->cycles;
 }
 
+bool vmcu_fault_in_rom(const vmcu *m)
+{
+    return m->fault_in_rom;
+}
+
 const char *vmcu_stop_reason(const vmcu *m)
 {
     return m->reason;
@@ -1020,5 +1064,5 @@ const vmcu_fpec *vmcu_flash(const vmcu *m)
 uint32_t vmcu_flash_sr(vmcu *m)
 {
     process_events(m);
-    return flash_read(m, 0x0C);
+    return flash_read(m, 0, 0x0C);
 }

@@ -75,7 +75,9 @@ typedef struct vmcu_uart_received {
  * bits) and the rates are within VMCU_UART_TOLERANCE. Otherwise it samples
  * the sender's waveform at the middle of its own bit times (start bit,
  * data, parity, stop, with the line idle high after the frame), which gives
- * the garbage, parity and framing errors a real receiver reports.
+ * the garbage, parity and framing errors a real receiver reports; should
+ * every sample still fall right, the last data bit is taken wrong with a
+ * framing error (a real receiver at such a distance fails at random).
  */
 void vmcu_uart_receive(const vmcu_uart_frame *sent, uint16_t data, const vmcu_uart_frame *receiver,
                        vmcu_uart_received *out);
@@ -180,8 +182,11 @@ typedef enum vmcu_stop {
                              polls an empty receiver, or sleeps in WFI */
     VMCU_STOP_EXEC_FLASH, /* the CPU is about to execute flash (VMCU_RUN_STOP_AT_FLASH) */
     VMCU_STOP_RESET,      /* a system reset: SYSRESETREQ or the watchdog; the CPU is held */
-    VMCU_STOP_FAULT,      /* the core faulted, or did what a real part would get wrong */
-    VMCU_STOP_UNMODELLED, /* an access to an address the model does not cover */
+    VMCU_STOP_FAULT,      /* the core faulted and its HardFault handler is the ROM's
+                             (vmcu_fault_in_rom()), or it locked up */
+    VMCU_STOP_INVALID,    /* the program did what a real part leaves undefined: flash
+                             read with too few wait states, a clock out of specification */
+    VMCU_STOP_UNMODELLED, /* something the model does not cover: an address, a feature */
     VMCU_STOP_HELD,       /* the CPU is held: nothing runs (the time still advanced) */
 } vmcu_stop;
 
@@ -193,10 +198,18 @@ typedef enum vmcu_stop {
  * Runs the MCU until its clock reaches `until_ns` or something in `flags`
  * (or a reset, a fault, an unmodelled access) stops it earlier. The clock
  * never passes until_ns by more than one basic block. Returns why it
- * stopped; vmcu_stop_reason() says more. After RESET, FAULT and
- * UNMODELLED the CPU is held until vmcu_boot() or vmcu_jump().
+ * stopped; vmcu_stop_reason() says more. A core fault (bus fault,
+ * undefined instruction...) is taken as a HardFault through the program's
+ * own vector table when VTOR points at RAM or flash. After RESET, FAULT,
+ * INVALID and UNMODELLED the CPU is held until vmcu_boot() or vmcu_jump().
  */
 vmcu_stop vmcu_run(vmcu *m, uint64_t until_ns, unsigned flags);
+
+/* After VMCU_STOP_FAULT: true when the fault went to the HardFault handler
+ * of the ROM's vector table (VTOR in system memory), which the model does
+ * not run; the embedder knows what its ROM does (the F103's resets). False
+ * for a lockup (a fault in the HardFault handler, or no usable stack). */
+bool vmcu_fault_in_rom(const vmcu *m);
 
 /* Virtual time since the MCU was created. */
 uint64_t vmcu_now_ns(const vmcu *m);
