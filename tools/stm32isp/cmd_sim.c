@@ -64,10 +64,22 @@ static const char sim_help[] =
     "                     nack=N (Nth ACK), reset-byte=N, reset-cmd=N, slow,\n"
     "                     silent-abort\n"
     "  --app-banner TEXT  the application prints TEXT when it starts\n"
+    "  --go-state STATE   what a program started by Go in RAM finds: f103-v2.2\n"
+    "                     (the F103 ROM's hand-over: HSI, USART1 at the rate it\n"
+    "                     measured for 24 MHz) or reset-values (every peripheral at\n"
+    "                     reset, as AN3155 describes); default: the device's\n"
+    "  --hsi-ppm N        the target's HSI is N ppm off 8 MHz (the ROM's autobaud\n"
+    "                     follows it; code assuming 8 MHz does not)\n"
+    "  --no-crystal       the board has no HSE crystal\n"
+    "  --verbose          also print what the virtual MCU logs (frames at the\n"
+    "                     wrong rate, faults) on stderr\n"
     "  --baud N           baud rate for the virtual clock (default 115200)\n"
     "  --exit-on-go       exit once Go has started the application\n"
     "  --idle-exit SECS   exit after SECS seconds with no traffic\n"
     "  --quiet            no status lines on stderr\n"
+    "\n"
+    "Code that Go starts in RAM (stm32isp's RAM CRC program, say) runs as its\n"
+    "bytes on a virtual STM32F1 (docs/virtual-mcu.md).\n"
     "\n"
     "It serves until Go (with --exit-on-go), SIGINT/SIGTERM, the idle timeout\n"
     "or (--unix) the client's disconnection.\n";
@@ -88,7 +100,11 @@ typedef struct sim_options {
     unsigned long pid;
     bool exit_on_go;
     bool quiet;
+    bool verbose;
     double idle_exit;
+    blsim_go_state go_state;
+    long hsi_ppm;
+    bool no_crystal;
 } sim_options;
 
 static volatile sig_atomic_t stop_requested;
@@ -147,6 +163,10 @@ static int parse_options(int argc, char **argv, sim_options *o)
         OPT_EXIT_ON_GO,
         OPT_IDLE_EXIT,
         OPT_QUIET,
+        OPT_GO_STATE,
+        OPT_HSI_PPM,
+        OPT_NO_CRYSTAL,
+        OPT_VERBOSE,
         OPT_HELP
     };
     static const struct option longopts[] = {
@@ -166,6 +186,10 @@ static int parse_options(int argc, char **argv, sim_options *o)
         {"exit-on-go", no_argument, NULL, OPT_EXIT_ON_GO},
         {"idle-exit", required_argument, NULL, OPT_IDLE_EXIT},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"go-state", required_argument, NULL, OPT_GO_STATE},
+        {"hsi-ppm", required_argument, NULL, OPT_HSI_PPM},
+        {"no-crystal", no_argument, NULL, OPT_NO_CRYSTAL},
+        {"verbose", no_argument, NULL, OPT_VERBOSE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -242,6 +266,33 @@ static int parse_options(int argc, char **argv, sim_options *o)
         case OPT_QUIET:
             o->quiet = true;
             break;
+        case OPT_GO_STATE:
+            if (strcmp(optarg, blsim_go_state_name(BLSIM_GO_F103_V22)) == 0) {
+                o->go_state = BLSIM_GO_F103_V22;
+            } else if (strcmp(optarg, blsim_go_state_name(BLSIM_GO_RESET_VALUES)) == 0) {
+                o->go_state = BLSIM_GO_RESET_VALUES;
+            } else {
+                cli_error("sim", "use --go-state f103-v2.2 or --go-state reset-values",
+                          "--go-state '%s' is not a known state", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_HSI_PPM:
+            errno = 0;
+            o->hsi_ppm = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || o->hsi_ppm < -200000 ||
+                o->hsi_ppm > 200000) {
+                cli_error("sim", "e.g. --hsi-ppm -30000 for an HSI 3 % slow",
+                          "--hsi-ppm '%s' is not a number of ppm within +-200000", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_NO_CRYSTAL:
+            o->no_crystal = true;
+            break;
+        case OPT_VERBOSE:
+            o->verbose = true;
+            break;
         case OPT_HELP:
             fputs(sim_help, stdout);
             return EXIT_OK;
@@ -275,6 +326,12 @@ static int parse_options(int argc, char **argv, sim_options *o)
     return -1; /* go on */
 }
 
+static void log_to_stderr(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "stm32isp sim: %s\n", line);
+}
+
 /* Builds the model from the options; returns an exit code (EXIT_OK with
  * *out set, or the reason it could not). */
 static int create_model(const sim_options *o, blsim **out)
@@ -300,6 +357,12 @@ static int create_model(const sim_options *o, blsim **out)
     cfg.get_checksum = o->get_checksum;
     cfg.pid_override = (uint16_t)o->pid;
     cfg.app_banner = o->banner;
+    cfg.go_state = o->go_state;
+    cfg.hsi_ppm = (int32_t)o->hsi_ppm;
+    cfg.no_crystal = o->no_crystal;
+    if (o->verbose) {
+        cfg.log = log_to_stderr;
+    }
     if (o->faults != NULL) {
         char err[256];
         if (blsim_faults_parse(o->faults, &cfg.faults, err, sizeof err) != 0) {
@@ -527,6 +590,7 @@ static int serve(const sim_options *o, blsim *sim, const sim_link *link)
 {
     uint8_t in[4096];
     double last_traffic = monotonic_seconds();
+    double last_advance = last_traffic; /* the virtual clock followed the client to here */
     const char *why = "stopped by signal";
     size_t banner_len = o->banner != NULL ? strlen(o->banner) : 0;
     const bool socket_link = link->slave_fd < 0;
@@ -552,6 +616,7 @@ static int serve(const sim_options *o, blsim *sim, const sim_link *link)
             }
             if (n > 0) {
                 last_traffic = monotonic_seconds();
+                last_advance = last_traffic;
                 if (feed(sim, link->fd, in, (size_t)n) != 0) {
                     if (socket_link && (errno == EPIPE || errno == ECONNRESET)) {
                         why = "the client closed the connection";
@@ -565,6 +630,23 @@ static int serve(const sim_options *o, blsim *sim, const sim_link *link)
                     why = "Go started the application";
                     break;
                 }
+            }
+        } else if (ready == 0 && blsim_get_state(sim) == BLSIM_STATE_RAM_PROGRAM) {
+            /* Code in RAM runs on while the client is silent, as on a real
+             * target: its timeouts and its idle reset happen in the time
+             * the client waits. The ROM model needs no such time: it only
+             * waits for bytes. */
+            double now = monotonic_seconds();
+            blsim_idle(sim, (uint64_t)((now - last_advance) * 1e6));
+            last_advance = now;
+            if (flush_model(sim, link->fd) != 0) {
+                cli_error("sim", NULL, "writing the %s failed: %s", what, strerror(errno));
+                return EXIT_IO;
+            }
+            if (o->exit_on_go && session_over(sim)) {
+                wait_client_read(link, banner_len);
+                why = "Go started the application";
+                break;
             }
         }
         if (o->idle_exit > 0 && monotonic_seconds() - last_traffic > o->idle_exit) {

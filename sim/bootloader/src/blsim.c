@@ -468,6 +468,7 @@ static bool create_mcu(blsim *sim)
         .sysmem_base = d->sysmem_base,
         .option_bytes = sim->option_bytes,
         .hse_hz = sim->cfg.no_crystal ? 0u : 8000000u,
+        .hsi_ppm = sim->cfg.hsi_ppm,
         .flash_max_timings = sim->cfg.faults.max_flash_timings,
         .ops = &mcu_ops,
         .ctx = sim,
@@ -487,7 +488,8 @@ static void run_in_mcu(blsim *sim, uint32_t table, uint64_t t_ns)
     }
     const uint8_t *v = map(sim, table, 8);
     vmcu_run(sim->mcu, t_ns, 0); /* its clock catches up while the ROM ran */
-    blsim_apply_go_state(sim->mcu, go_state(sim), (uint32_t)(11000000000ull / sim->byte_ns));
+    blsim_apply_go_state(sim->mcu, go_state(sim), (uint32_t)(11000000000ull / sim->byte_ns),
+                         sim->cfg.hsi_ppm);
     vmcu_jump(sim->mcu, le32(v), le32(v + 4), false);
     sim->state = BLSIM_STATE_RAM_PROGRAM;
     sim->mcu_waiting = false;
@@ -561,9 +563,23 @@ static void run_mcu(blsim *sim, uint64_t t_ns, unsigned flags)
             system_reset(sim, now);
             return;
         case VMCU_STOP_FAULT:
+            if (vmcu_fault_in_rom(sim->mcu) && go_state(sim) == BLSIM_GO_F103_V22) {
+                /* VTOR still points at the ROM, whose HardFault handler
+                 * resets the chip (the disassembly's handler writes
+                 * SYSRESETREQ): with BOOT0 high the bootloader is back. */
+                snprintf(sim->fault, sizeof sim->fault,
+                         "%s; the ROM's HardFault handler resets the chip",
+                         vmcu_stop_reason(sim->mcu));
+                log_line(sim, sim->fault);
+                system_reset(sim, now);
+                return;
+            }
+            /* fall through */
+        case VMCU_STOP_INVALID:
         case VMCU_STOP_UNMODELLED:
             snprintf(sim->fault, sizeof sim->fault, "%s", vmcu_stop_reason(sim->mcu));
-            sim->state = why == VMCU_STOP_FAULT ? BLSIM_STATE_HARDFAULT : BLSIM_STATE_NOT_MODELLED;
+            sim->state =
+                why == VMCU_STOP_UNMODELLED ? BLSIM_STATE_NOT_MODELLED : BLSIM_STATE_HARDFAULT;
             log_line(sim, sim->fault);
             return;
         }
@@ -1506,6 +1522,11 @@ size_t blsim_host_drain(blsim *sim, uint8_t *buf, size_t max)
         uint64_t head = sim->txq_count > 0 ? sim->txq[sim->txq_head].ready_ns : NO_EVENT;
         if (sim->state == BLSIM_STATE_RAM_PROGRAM && !sim->mcu_waiting &&
             mcu_now(sim) < code_limit) {
+            if (n > 0) {
+                /* Hand over what is ready (an ACK the host times) before
+                 * the code runs on: the next call goes on from here. */
+                break;
+            }
             uint64_t until = head < code_limit ? head : code_limit;
             if (mcu_now(sim) < until) {
                 /* Until it waits for the host, or sends. */

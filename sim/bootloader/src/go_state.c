@@ -23,7 +23,7 @@
 #define SCB_VTOR    0xE000ED08u
 
 /* The F103's ROM runs its USART from the PLL at HSI / 2 x 6. */
-#define F103_ROM_PCLK2_HZ 24000000u
+#define F103_ROM_PCLK2_HZ 24000000ll
 
 /*
  * The STM32F103 ROM bootloader v2.2, from a public disassembly of the
@@ -47,7 +47,7 @@
  * So the program runs at 8 MHz on the HSI while USART1's BRR still holds
  * the value measured at 24 MHz: one third of the host's rate.
  */
-static void f103_v22(vmcu *m, uint32_t host_baud)
+static void f103_v22(vmcu *m, uint32_t host_baud, int32_t hsi_ppm)
 {
     vmcu_poke32(m, IWDG_KR, 0x5555u);
     vmcu_poke32(m, IWDG_PR, 6u);
@@ -61,7 +61,9 @@ static void f103_v22(vmcu *m, uint32_t host_baud)
     vmcu_poke32(m, SYST_CSR, 4u);
     vmcu_poke32(m, SYST_RVR, 0x80000u);
 
-    vmcu_poke32(m, USART1_BRR, F103_ROM_PCLK2_HZ / host_baud);
+    /* Counted in cycles of the ROM's real clock: BRR follows the HSI. */
+    int64_t rom_hz = F103_ROM_PCLK2_HZ + F103_ROM_PCLK2_HZ * hsi_ppm / 1000000;
+    vmcu_poke32(m, USART1_BRR, (uint32_t)(rom_hz / host_baud));
     vmcu_poke32(m, USART1_CR2, 0);
     vmcu_poke32(m, USART1_GTPR, 0);
     vmcu_poke32(m, USART1_CR1, 0x340Cu);
@@ -73,11 +75,11 @@ static void f103_v22(vmcu *m, uint32_t host_baud)
     vmcu_poke32(m, SYST_CSR, 0);
 }
 
-void blsim_apply_go_state(vmcu *m, blsim_go_state state, uint32_t host_baud)
+void blsim_apply_go_state(vmcu *m, blsim_go_state state, uint32_t host_baud, int32_t hsi_ppm)
 {
     vmcu_reset(m, true); /* BOOT0 high: system memory at 0 */
     if (state == BLSIM_GO_F103_V22) {
-        f103_v22(m, host_baud);
+        f103_v22(m, host_baud, hsi_ppm);
     }
     /* BLSIM_GO_RESET_VALUES: AN3155 has the bootloader put the peripherals
      * it used back to their reset values before the jump. */

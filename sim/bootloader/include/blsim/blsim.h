@@ -136,6 +136,8 @@ typedef struct blsim_config {
     bool get_checksum;       /* also offer Get Checksum 0xA1, as bootloaders v3.3+ do */
     blsim_go_state go_state; /* BLSIM_GO_DEVICE: the device's */
     bool no_crystal;         /* the board has no 8 MHz crystal: HSERDY never sets */
+    int32_t hsi_ppm;         /* the HSI's error, parts per million: the ROM's autobaud
+                                follows it, a program that assumes 8 MHz does not */
     /* Receives one line about what the virtual MCU saw that a board
      * designer should know (a frame sent at the wrong rate, a fault). */
     void (*log)(void *ctx, const char *line);
@@ -179,7 +181,9 @@ size_t blsim_host_recv(blsim *sim, uint8_t *buf, size_t max, uint64_t timeout_us
 
 /* Takes every byte the target will send without further input, advancing the
  * clock as far as needed (used by the pty server, which has no timeouts of
- * its own). Returns the count, at most max. */
+ * its own). Returns the count, at most max. Code running in RAM runs until
+ * it waits for the host (at most 60 s of its time), and the bytes already
+ * sent are returned before it runs on: call again until it returns 0. */
 size_t blsim_host_drain(blsim *sim, uint8_t *buf, size_t max);
 
 /* Lets virtual time pass with no traffic (a host waiting after a reset). */
