@@ -15,14 +15,15 @@
 /* The margin on the program's cycle count at its clock (the HSI, trimmed
  * to a few per cent): the timeout must hold on any F1. */
 #define CYCLE_MARGIN 2u
-/* After the reset command: the reset and the bootloader's start (about
- * 1.5 ms), with margin. */
+/* After the program's reset: the bootloader's start (about 1.5 ms), with
+ * margin. */
 #define RESTART_MS 50u
 /* A program that does not answer resets itself STM32ISP_RAMCRC_IDLE_RESET_MS
  * after it last sent anything, counted on its HSI: allow for the HSI
  * running up to 10 % slow, then the bootloader's start. */
 #define SELF_RESET_WAIT_MS                                                                         \
     (STM32ISP_RAMCRC_IDLE_RESET_MS + STM32ISP_RAMCRC_IDLE_RESET_MS / 10u + RESTART_MS)
+#define SELF_RESET_WAITS 2u
 /* Bytes that may precede a reply's start byte (line noise) before the
  * reply is given up as garbage. */
 #define MAX_SKIPPED 64u
@@ -393,27 +394,37 @@ stm32isp_err stm32isp_ramcrc_leave(stm32isp_client *c, stm32isp_ramcrc_next next
         return err;
     }
     if (!pins) {
-        uint8_t ack = 0;
-        stm32isp_err err = send_command(c, STM32ISP_RAMCRC_CMD_RESET);
-        if (err == STM32ISP_OK) {
-            err = recv_byte(c, &ack, c->ops->now_ms(c->port), stm32isp_reply_timeout_ms(c, 1, 0));
-        }
+        /*
+         * Only 0x7F bytes, the recovery's: whatever runs now, they bring
+         * the bootloader back. The program resets at the first it reads;
+         * a bootloader waiting inside a frame (a load or Go that failed)
+         * completes it; a bootloader that started again (the program
+         * faulted, and the F103's ROM resets on a HardFault) takes it as
+         * its autobaud byte. Any other byte would leave that last one deaf
+         * until the next reset.
+         */
+        stm32isp_err err = stm32isp_recover(c);
         if (err == STM32ISP_ERR_PORT) {
             return err;
         }
-        c->ops->delay_ms(c->port, RESTART_MS);
-        /* Unanswered: the program may not have run, or may still run, or
-         * the bootloader may wait inside a frame. The recovery's 0x7F
-         * bytes end either (the program resets at the first it reads). */
-        if (ack != STM32ISP_RAMCRC_ACK && stm32isp_recover(c) != STM32ISP_OK) {
+        if (err != STM32ISP_OK) {
             /* Nothing answers at all: a program that cannot hear us (its
              * USART at another rate, say). Ours resets itself once it has
-             * heard no command for a while; keep quiet until then. */
+             * heard no command for a while; keep quiet until then, twice
+             * at most (noise that happened to form a command restarts its
+             * count). */
             if (c->ops->log != NULL) {
                 c->ops->log(c->port, STM32ISP_LOG_WARN,
                             "the RAM program does not answer: waiting for it to reset the target");
             }
-            c->ops->delay_ms(c->port, SELF_RESET_WAIT_MS);
+            for (unsigned wait = 0; wait < SELF_RESET_WAITS; wait++) {
+                c->ops->delay_ms(c->port, SELF_RESET_WAIT_MS);
+                err = stm32isp_connect(c);
+                if (err != STM32ISP_ERR_NO_SYNC) {
+                    return err;
+                }
+            }
+            return err;
         }
     }
     return stm32isp_connect(c);

@@ -144,9 +144,9 @@ static void clock_init(void)
 static void clock_enable(uint32_t base)
 {
     if (base >= APB2_BASE) {
-        REG(RCC_APB2ENR) |= 1u << ((base - APB2_BASE) >> 10);
+        REG(RCC_APB2ENR) |= 1u << (((base - APB2_BASE) >> 10) & 31u);
     } else {
-        REG(RCC_APB1ENR) |= 1u << ((base - APB1_BASE) >> 10);
+        REG(RCC_APB1ENR) |= 1u << (((base - APB1_BASE) >> 10) & 31u);
     }
 }
 
@@ -173,10 +173,29 @@ static void wait_sent(uint32_t usart)
     wait_bits(usart + USART_SR, SR_TC, SR_TC);
 }
 
-/* The USART and its pins, 8E1 at `baud` from HZ (RM0008 27.3.4: baud =
- * fPCLK / BRR). */
+/*
+ * The divisor for `baud` on the HSI (RM0008 27.3.4: baud = fPCLK / BRR).
+ * The HSI is trimmed to about 1 % at 25 C and drifts a few per cent over
+ * temperature (DS5319 table 24), too much for a USART on its nominal
+ * 8 MHz. The F103's ROM leaves USART1's BRR as it measured the host's
+ * 0x7F: one bit in cycles of its 24 MHz clock, three HSI periods each, so
+ * a third of it is the bit time in cycles of the HSI this program runs on,
+ * whatever its real frequency. A BRR that is not near three times the
+ * nominal one was not left so (peripherals at reset or a clock off: 0,
+ * another ROM).
+ */
+static uint32_t divisor(uint32_t usart, uint32_t baud)
+{
+    uint32_t nominal = (HZ + baud / 2u) / baud;
+    uint32_t measured = (REG(usart + USART_BRR) + 1u) / 3u;
+    /* Within 1/8 of the nominal one (unsigned: below it wraps high). */
+    return measured - nominal + nominal / 8u <= nominal / 4u ? measured : nominal;
+}
+
+/* The USART and its pins, 8E1 at `baud`. */
 static void usart_init(uint32_t usart, uint32_t baud, uint32_t pins, uint32_t remap)
 {
+    uint32_t brr = divisor(usart, baud);
     if (remap != 0) {
         REG(RCC_APB2ENR) |= APB2_AFIOEN;
         REG(AFIO_MAPR) |= remap;
@@ -195,7 +214,7 @@ static void usart_init(uint32_t usart, uint32_t baud, uint32_t pins, uint32_t re
     REG(usart + USART_CR1) = 0;
     REG(usart + USART_CR2) = 0; /* 1 stop bit */
     REG(usart + USART_CR3) = 0;
-    REG(usart + USART_BRR) = (HZ + baud / 2u) / baud;
+    REG(usart + USART_BRR) = brr;
     REG(usart + USART_CR1) = CR1_8E1_ON;
 }
 
@@ -390,13 +409,9 @@ void ramcrc_main(const uint32_t *params, uint32_t primask)
             idle_ms = 0;
             continue;
         }
-        if (command == STM32ISP_RAMCRC_CMD_RESET ||
-            (command == STM32ISP_RAMCRC_CMD_START && status == STM32ISP_RAMCRC_STATUS_OK)) {
+        if (command == STM32ISP_RAMCRC_CMD_START && status == STM32ISP_RAMCRC_STATUS_OK) {
             send_byte(usart, STM32ISP_RAMCRC_ACK);
             wait_sent(usart);
-            if (command == STM32ISP_RAMCRC_CMD_RESET) {
-                system_reset();
-            }
             start_application(params[STM32ISP_RAMCRC_WORD_VECTORS], primask);
         }
     }

@@ -6,7 +6,8 @@ usage: bench.py STM32ISP --work DIR [--quick] [--doc FILE] [--limit RATIO]
 
 Both tools talk to `stm32isp sim` on a pseudo-terminal; the simulator's
 virtual clock (115200 baud 8E1 on the wire, the datasheet's typical flash
-timings, the RAM CRC program's modelled CPU time) measures each session from
+timings, the RAM CRC program run as its bytes on the virtual STM32F1)
+measures each session from
 power-on to the application running, so the numbers do not depend on the
 machine. For each image: seconds, bytes each way, round trips (turn-arounds:
 how often the target answered after the host had sent; docs/simulator.md)
@@ -237,7 +238,9 @@ every run (ctest `bench.ratio-64k`).
 - **Clock**: the simulator's virtual clock, from power-on until the
   application runs: 115200 baud 8E1 on the wire (95.5 us a byte), the
   datasheet's typical flash timings (52.5 us a half-word, 20 ms a page or
-  mass erase), the RAM CRC program's CPU time (12 cycles a byte at 24 MHz).
+  mass erase), and the RAM CRC program's own time: its bytes run on the
+  virtual STM32F1 (docs/virtual-mcu.md) at the 8 MHz it sets, about 12.4
+  cycles a byte by the model's cycle count.
   The host's own think time is not counted, for either tool.
 - **stm32isp**: `stm32isp flash IMAGE --port PTY` with its defaults: erase
   what the image needs (a mass erase when cheaper), skip 256-byte blocks that
@@ -267,8 +270,8 @@ every run (ctest `bench.ratio-64k`).
 
 Writing is the same work for both tools: 256 data bytes and 9 bytes of
 framing a block on the wire, three ACKs, then 6.7 ms of programming, 32.3 ms
-a block in all (stm32isp's write time also holds the three Write Memory
-commands that load the RAM CRC program, 0.08 s). stm32isp saves the page
+a block in all (stm32isp's write time also holds the five Write Memory
+commands that load the RAM CRC program, 0.12 s). stm32isp saves the page
 erases (one mass erase instead of 64 page erases) and, above all, the
 read-back: the RAM CRC program sends 15 bytes where stm32flash reads the
 whole image back (25.6 ms a block). The firmware image gains more, as

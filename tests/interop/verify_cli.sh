@@ -3,7 +3,8 @@
 # which verification runs by default on which part, what each mode sends,
 # that a wrong flash byte fails the RAM CRC (and nothing is reported
 # started), and that --verify crc is refused untouched where the program
-# cannot run. docs/ram-crc.md.
+# cannot run, and that a program the host cannot hear ends in a read-back.
+# docs/ram-crc.md.
 #
 # usage: verify_cli.sh STM32ISP WORKDIR
 set -euo pipefail
@@ -94,5 +95,22 @@ json_has f072.stats '"mass_erases": 1'
 expect_exit 2 "${isp[@]}" flash image.bin --port "$work/none.tty" --verify sometimes
 grep -q "unknown --verify 'sometimes'" last.err || fail "bad mode: $(cat last.err)"
 ok "F072: read back by default, --verify crc refused before erasing; bad modes refused"
+
+# 5. A target whose HSI runs 4 % slow, from a ROM that left no divisor to
+#    calibrate from (peripherals at reset): the program's USART is off the
+#    host's rate, nothing it sends is heard. The host waits for its idle
+#    reset, finds the bootloader again and reads the flash back.
+start_sim hsi --device f103md --go-state reset-values --hsi-ppm -40000 --flash-out hsi.flash \
+    --stats hsi.stats
+"${isp[@]}" flash image.bin --port "$work/hsi.tty" --no-start --json >hsi.json 2>hsi.err ||
+    fail "hsi: $(cat hsi.err hsi.json)"
+stop_sim
+cmp -n 30008 image.bin hsi.flash || fail "hsi: flash differs"
+json_has hsi.json '"verified": true'
+json_has hsi.json '"verified_by": "read-back"'
+grep -q "did not answer properly: reading the flash back instead" hsi.err || fail "hsi: $(cat hsi.err)"
+[[ $(stat_of hsi.stats ram_programs) == 1 ]] || fail "hsi: $(cat hsi.stats)"
+(($(stat_of hsi.stats resets) >= 1)) || fail "hsi: the program never reset: $(cat hsi.stats)"
+ok "a RAM program the host cannot hear: its idle reset, then the flash read back"
 
 echo "verify CLI: all passed"

@@ -11,7 +11,12 @@ then starts exactly as after the bootloader's Go (stack pointer = the
 parameter block, PC = its entry). Its USART1 is a socket this script reads.
 The CRC it sends must equal zlib's over the same flash bytes, and its
 commands must do what they say: send again, start the application at its
-vector table (VTOR and stack pointer set), reset the chip, reset on 0x7F.
+vector table (VTOR and stack pointer set), reset the chip on 0x7F.
+
+QEMU stubs RCC and GPIO (they read 0): the program's clock and pin set-up
+runs against nothing here, its bounded waits end; the virtual STM32F1
+(tests/unit/test_vmcu.c, test_ramcrc.c) is where that set-up is checked.
+This run is a second opinion on the rest.
 """
 import os
 import random
@@ -32,7 +37,9 @@ APP = FLASH + 0x1000    # the test's application, with its vector table
 APP_SP = 0x20001800
 MAGIC = 0x4D525073
 REPLY_START = 0x5A
-CMD_START, CMD_RESET, CMD_RESEND, ACK = 0x47, 0x52, 0x41, 0x79
+CMD_START, CMD_RESEND, SYNC_RESET, ACK = 0x47, 0x41, 0x7F, 0x79
+BAUD = 115200
+PINS_USART1 = 9 | 0 << 4 | 10 << 8 | 0 << 12  # TX PA9, RX PA10
 EXIT_APP_OK = 0x42
 
 APP_SOURCE = r"""
@@ -87,7 +94,7 @@ def build_app(work):
 
 
 def params_block(ranges, nonce, usart=USART1, vector_table=APP, damage=False):
-    words = [MAGIC, nonce, usart, vector_table, len(ranges)]
+    words = [MAGIC, nonce, usart, vector_table, BAUD, PINS_USART1, 0, len(ranges)]
     for address, length in ranges:
         words += [address, length]
     body = struct.pack("<%dI" % len(words), *words)
@@ -230,18 +237,18 @@ def main():
     print("ok 2 - the reply again on request; the start command ran the application with "
           "VTOR and SP from its vector table")
 
-    # 2. A flash byte changed: a different CRC; then the reset command.
+    # 2. A flash byte changed: a different CRC; then 0x7F resets the chip.
     flash[0x4001 + 100] ^= 0x01
     t = Target(work, "changed", bytes(flash), ram)
     status, crc, _, _, _ = t.reply()
     if status != 0 or crc == expected:
         fail("changed: one changed flash byte gave status %d crc 0x%08x" % (status, crc))
-    t.command(CMD_RESET)
-    ack = t.recv(1)
+    t.send([SYNC_RESET])
+    answer = t.recv(1, timeout=0.5)
     rc = t.exit_code()  # -no-reboot: the system reset ends QEMU
-    if ack != bytes([ACK]) or rc != 0:
-        fail("changed: reset answered %s, exit code %d" % (ack.hex(), rc))
-    print("ok 3 - one changed flash byte changes the CRC; the reset command resets the chip")
+    if answer or rc != 0:
+        fail("changed: 0x7F answered %s, exit code %d" % (answer.hex(), rc))
+    print("ok 3 - one changed flash byte changes the CRC; 0x7F resets the chip, unanswered")
 
     # 3. A damaged parameter block: refused, on USART1, and no start.
     params, _ = params_block(ranges, nonce=1, damage=True)

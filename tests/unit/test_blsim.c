@@ -514,15 +514,29 @@ static void test_go_nack_paths_and_blank_flash(void **state)
     blsim_free(sim);
 }
 
+/* Go into RAM runs the code there on the virtual MCU (test_vmcu.c has
+ * more): here two instructions that loop, then code that faults. */
 static void test_go_to_ram(void **state)
 {
     (void)state;
     blsim *sim = synced("f103md");
-    uint8_t vt[8] = {0x00, 0x50, 0x00, 0x20, 0x01, 0x04, 0x00, 0x20};
-    assert_int_equal(host_write(sim, 0x20000400, vt, 8), ACK);
+    /* SP 0x20004000, PC 0x20000409; at 0x20000408: "adds r0, #1; b ." */
+    uint8_t code[12] = {0x00, 0x40, 0x00, 0x20, 0x09, 0x04, 0x00, 0x20, 0x01, 0x30, 0xFE, 0xE7};
+    assert_int_equal(host_write(sim, 0x20000400, code, sizeof code), ACK);
     assert_int_equal(host_go(sim, 0x20000400), ACK);
-    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_APP);
+    blsim_idle(sim, 1000);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
     assert_int_equal(blsim_get_stats(sim)->gos, 1);
+    assert_int_equal(blsim_get_stats(sim)->ram_programs, 1);
+    assert_true(blsim_get_stats(sim)->mcu_cycles > 1000);
+    /* On the F072 there is no virtual MCU: the code is taken as an
+     * application that says nothing. */
+    blsim_free(sim);
+    sim = synced("f072");
+    code[5] = 0x18; /* PC in the F072's free RAM */
+    assert_int_equal(host_write(sim, 0x20001800, code, 8), ACK);
+    assert_int_equal(host_go(sim, 0x20001800), ACK);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_APP);
     blsim_free(sim);
 }
 
@@ -598,6 +612,14 @@ static void test_write_protect_and_unprotect(void **state)
     uint8_t page = 4;
     assert_int_equal(host_erase(sim, &page, 1), ACK);
     assert_int_equal(blsim_flash(sim)[4 * 1024], 0x00);
+    /* The global erase is the hardware's mass erase (MER, STRT), which
+     * PM0075 refuses as a whole while a page is protected: nothing is
+     * erased, the unprotected pages neither. The ROM does not check. */
+    uint64_t mass = blsim_get_stats(sim)->mass_erases;
+    assert_int_equal(host_erase(sim, NULL, 0), ACK);
+    assert_int_equal(blsim_flash(sim)[0], 1);
+    assert_int_equal(blsim_flash(sim)[4 * 1024], 0x00);
+    assert_int_equal(blsim_get_stats(sim)->mass_erases, mass);
 
     /* Sector codes beyond the WRP bits are refused. */
     assert_int_equal(host_command(sim, AN3155_CMD_WRITE_PROTECT), ACK);
@@ -971,10 +993,12 @@ static void test_time_by_opcode_adds_up(void **state)
     blsim_free(sim);
 }
 
-/* ---- stm32isp's RAM CRC program (docs/ram-crc.md) ------------------------- */
+/* ---- Code started by Go in RAM: stm32isp's RAM CRC program ---------------- */
 
-/* Written here from the protocol description, independently of the
- * library's loader, so that the two are checked against each other. */
+/* The real program's bytes run on the virtual MCU (docs/virtual-mcu.md);
+ * its parameters are written here from the protocol description,
+ * independently of the library's loader, so that the two are checked
+ * against each other. */
 #define RAM_PARAMS 0x20000800u /* f103md: free RAM from 0x20000200, 1.5 KiB stack */
 #define RAM_USART1 0x40013800u
 
@@ -1002,7 +1026,8 @@ static uint32_t get_le(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* A parameter block: magic, nonce, USART, vector table, n, ranges, CRC. */
+/* A parameter block: magic, nonce, USART, vector table, baud, pins, remap,
+ * n, ranges, CRC. */
 typedef struct ram_params {
     uint8_t bytes[STM32ISP_RAMCRC_PARAM_MAX_SIZE];
     size_t size;
@@ -1010,9 +1035,10 @@ typedef struct ram_params {
 
 static void make_params(ram_params *p, const uint32_t *ranges, uint32_t n, uint32_t usart)
 {
-    const uint32_t head[5] = {STM32ISP_RAMCRC_PARAM_MAGIC, 0x1234u, usart, FLASH, n};
+    const uint32_t head[8] = {STM32ISP_RAMCRC_PARAM_MAGIC,       0x1234u, usart, FLASH, 115200u,
+                              STM32ISP_RAMCRC_PINS(0, 9, 0, 10), 0,       n};
     size_t at = 0;
-    for (int i = 0; i < 5; i++, at += 4) {
+    for (int i = 0; i < 8; i++, at += 4) {
         put_le(p->bytes + at, head[i]);
     }
     for (uint32_t i = 0; i < 2 * n; i++, at += 4) {
@@ -1022,26 +1048,32 @@ static void make_params(ram_params *p, const uint32_t *ranges, uint32_t n, uint3
     p->size = at + 4;
 }
 
-/* Writes the block at RAM_PARAMS and the real program after it, fills in its
- * vector words, and starts it with Go. Returns the Go's last reply. */
-static int run_ram_program(blsim *sim, const ram_params *p)
+/* Writes the block at RAM_PARAMS and `code` (the program, or a changed
+ * copy) after it, fills in its vector words, and starts it with Go.
+ * Returns the Go's last reply. */
+static int run_code(blsim *sim, const ram_params *p, const uint8_t *code_bytes, uint32_t size)
 {
-    const stm32isp_ramcrc_program *prog = &stm32isp_ramcrc_program_m3;
     uint32_t code = (RAM_PARAMS + (uint32_t)p->size + 7u) & ~7u;
     uint8_t image[2048];
-    assert_true(prog->size <= sizeof image);
-    memcpy(image, prog->code, prog->size);
+    assert_true(size <= sizeof image);
+    memcpy(image, code_bytes, size);
     put_le(image, RAM_PARAMS);
-    put_le(image + 4, code + get_le(prog->code + 4));
+    put_le(image + 4, code + get_le(code_bytes + 4));
     for (size_t at = 0; at < p->size; at += 256) {
         size_t n = p->size - at < 256 ? p->size - at : 256;
         assert_int_equal(host_write(sim, RAM_PARAMS + (uint32_t)at, p->bytes + at, n), ACK);
     }
-    for (uint32_t at = 0; at < prog->size; at += 256) {
-        size_t n = prog->size - at < 256 ? prog->size - at : 256;
+    for (uint32_t at = 0; at < size; at += 256) {
+        size_t n = size - at < 256 ? size - at : 256;
         assert_int_equal(host_write(sim, code + at, image + at, n), ACK);
     }
     return host_go(sim, code);
+}
+
+static int run_ram_program(blsim *sim, const ram_params *p)
+{
+    const stm32isp_ramcrc_program *prog = &stm32isp_ramcrc_program_m3;
+    return run_code(sim, p, prog->code, prog->size);
 }
 
 /* Reads a reply and checks its frame; returns its status. */
@@ -1083,14 +1115,20 @@ static void test_ram_program_crc_of_its_ranges_after_its_cpu_time(void **state)
     assert_int_equal(get_le(reply + 6), 0x2000 + 77 + 0x4000);
     assert_int_equal(get_le(reply + 10), get_le(p.bytes + p.size - 4));
     assert_int_equal(blsim_get_stats(sim)->ram_programs, 1);
-    /* The reply comes after the loop's cycles at 24 MHz and its wire time. */
-    uint64_t cycles = STM32ISP_RAMCRC_SETUP_CYCLES + (uint64_t)(p.size - 4 + 0x2000 + 77 + 0x4000) *
-                                                         STM32ISP_RAMCRC_CYCLES_PER_BYTE;
-    uint64_t cpu_ns = cycles * 1000u / 24u;
+    /* The reply comes after the program's cycles at its 8 MHz and the
+     * reply's wire time: at least the CRC loop's 7 instructions a byte,
+     * at most the host's budget of STM32ISP_RAMCRC_CYCLES_PER_BYTE. */
+    uint64_t bytes = p.size - 4 + 0x2000 + 77 + 0x4000;
+    uint64_t fastest = bytes * 7u * 1000u / 8u;
+    uint64_t slowest =
+        (STM32ISP_RAMCRC_SETUP_CYCLES + bytes * STM32ISP_RAMCRC_CYCLES_PER_BYTE) * 1000u / 8u;
     uint64_t took = blsim_now_ns(sim) - started;
     uint64_t wire = (uint64_t)STM32ISP_RAMCRC_REPLY_SIZE * blsim_byte_time_ns(sim);
-    assert_true(took >= cpu_ns + wire - blsim_byte_time_ns(sim));
-    assert_true(took <= cpu_ns + wire + 1000000u);
+    print_message("CRC of %llu bytes: %llu us on the virtual clock, %llu core cycles\n",
+                  (unsigned long long)bytes, (unsigned long long)(took - wire) / 1000u,
+                  (unsigned long long)blsim_get_stats(sim)->mcu_cycles);
+    assert_true(took >= fastest + wire - blsim_byte_time_ns(sim));
+    assert_true(took <= slowest + wire);
     /* A flash byte in a range changes it; one outside does not. */
     blsim_flash(sim)[0x3001 + 40] ^= 0x04;
     blsim_flash(sim)[0x3100] ^= 0x04;
@@ -1128,37 +1166,53 @@ static void test_ram_program_commands(void **state)
     assert_int_equal(host_reply(sim, 50), NO_REPLY);
     assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
 
-    /* Start: the answer, then the application at the vector table. */
+    /* Start: the answer, then the application at the vector table, with
+     * VTOR and its stack pointer set. */
     assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_START), STM32ISP_RAMCRC_ACK);
     char banner[5] = {0};
     assert_int_equal(host_recv(sim, (uint8_t *)banner, 4, 100), 4);
     assert_string_equal(banner, "app\n");
     assert_int_equal(blsim_get_state(sim), BLSIM_STATE_APP);
+    const blsim_app_entry *entry = blsim_get_app_entry(sim);
+    assert_true(entry->from_ram_program);
+    assert_int_equal(entry->pc, 0x08000108u); /* the vector's 0x08000109, Thumb bit off */
+    assert_int_equal(entry->sp, 0x20005000u);
+    assert_int_equal(entry->vtor, FLASH);
 
-    /* Reset: the answer, then the bootloader again (BOOT0 is high). */
+    /* 0x7F resets at once, unanswered: a host's sync finds the bootloader
+     * with its second 0x7F. */
     host_reset(sim, true);
     assert_int_equal(host_sync(sim), ACK);
     assert_int_equal(run_ram_program(sim, &p), ACK);
     assert_int_equal(ram_reply(sim, first), STM32ISP_RAMCRC_STATUS_OK);
     uint64_t resets = blsim_get_stats(sim)->resets;
-    assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_RESET), STM32ISP_RAMCRC_ACK);
-    blsim_idle(sim, 5000);
+    assert_int_equal(host_sync(sim), NO_REPLY);
+    assert_int_equal(host_sync(sim), ACK);
     assert_int_equal(blsim_get_stats(sim)->resets, resets + 1);
+
+    /* With no valid command for STM32ISP_RAMCRC_IDLE_RESET_MS after it last
+     * sent something, it resets the chip: bytes that are no command do not
+     * keep it alive, a command does. Counted at the clock it runs. */
+    assert_int_equal(run_ram_program(sim, &p), ACK);
+    assert_int_equal(ram_reply(sim, first), STM32ISP_RAMCRC_STATUS_OK);
+    blsim_idle(sim, (STM32ISP_RAMCRC_IDLE_RESET_MS - 500u) * 1000u);
+    host_send_byte(sim, 0x12); /* noise */
+    blsim_idle(sim, 400000);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
+    assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_RESEND), STM32ISP_RAMCRC_REPLY_START);
+    assert_int_equal(host_recv(sim, again + 1, STM32ISP_RAMCRC_REPLY_SIZE - 1, 100),
+                     STM32ISP_RAMCRC_REPLY_SIZE - 1);
+    blsim_idle(sim, (STM32ISP_RAMCRC_IDLE_RESET_MS - 100u) * 1000u);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
+    blsim_idle(sim, 200000);
     assert_int_equal(blsim_get_state(sim), BLSIM_STATE_WAIT_SYNC);
     assert_int_equal(host_sync(sim), ACK);
 
-    /* 0x7F resets at once, unanswered: a host's sync finds the bootloader
-     * with its second 0x7F. */
-    assert_int_equal(run_ram_program(sim, &p), ACK);
-    assert_int_equal(ram_reply(sim, first), STM32ISP_RAMCRC_STATUS_OK);
-    assert_int_equal(host_sync(sim), NO_REPLY);
-    assert_int_equal(host_sync(sim), ACK);
-
-    /* With BOOT0 low, a reset runs the application. */
+    /* With BOOT0 low, that reset runs the application. */
     assert_int_equal(run_ram_program(sim, &p), ACK);
     assert_int_equal(ram_reply(sim, first), STM32ISP_RAMCRC_STATUS_OK);
     blsim_set_boot0(sim, false);
-    assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_RESET), STM32ISP_RAMCRC_ACK);
+    host_send_byte(sim, STM32ISP_RAMCRC_SYNC_RESET);
     assert_int_equal(host_recv(sim, (uint8_t *)banner, 4, 100), 4);
     assert_int_equal(blsim_get_state(sim), BLSIM_STATE_APP);
     assert_true(blsim_get_stats(sim)->turnarounds > 20);
@@ -1187,7 +1241,7 @@ static void test_ram_program_bad_parameters(void **state)
         if (cases[i].change == 0) {
             p.bytes[0] ^= 1;
         } else if (cases[i].change == 1) {
-            p.bytes[24] ^= 1; /* a range's length, under the block's CRC */
+            p.bytes[36] ^= 1; /* a range's length, under the block's CRC */
         } else if (cases[i].change == 2) {
             make_params(&p, range, 0, RAM_USART1);
         } else {
@@ -1200,36 +1254,51 @@ static void test_ram_program_bad_parameters(void **state)
         assert_int_equal(get_le(reply + 6), 0);
         /* It will not start an application on parameters it refused. */
         assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_START), NO_REPLY);
-        assert_int_equal(host_command(sim, STM32ISP_RAMCRC_CMD_RESET), STM32ISP_RAMCRC_ACK);
+        assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
     }
-    /* A range the core cannot read faults, as on the part: silence. */
+    /* A range nothing answers at: a bus fault, and with VTOR still on the
+     * ROM's table the F103 ROM's HardFault handler resets the chip. */
     host_reset(sim, true);
     assert_int_equal(host_sync(sim), ACK);
     const uint32_t unmapped[] = {0x30000000u, 16};
     make_params(&p, unmapped, 1, RAM_USART1);
     assert_int_equal(run_ram_program(sim, &p), ACK);
     assert_int_equal(host_reply(sim, 100), NO_REPLY);
-    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_HARDFAULT);
-    /* Another USART: the program runs, but this line hears nothing. */
-    host_reset(sim, true);
+    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_WAIT_SYNC);
+    assert_non_null(strstr(blsim_fault_reason(sim), "bus fault"));
     assert_int_equal(host_sync(sim), ACK);
+    /* Another USART: the program runs, but this line hears nothing. */
     make_params(&p, range, 1, 0x40004400u);
     assert_int_equal(run_ram_program(sim, &p), ACK);
     assert_int_equal(host_reply(sim, 100), NO_REPLY);
     assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
-    /* Another version of the program is just code in RAM. */
+    /* The model runs the bytes it was given, not a program it recognises:
+     * a changed polynomial gives another CRC. */
     host_reset(sim, true);
     assert_int_equal(host_sync(sim), ACK);
     make_params(&p, range, 1, RAM_USART1);
     assert_int_equal(run_ram_program(sim, &p), ACK);
-    uint32_t code = (RAM_PARAMS + (uint32_t)p.size + 7u) & ~7u;
-    uint8_t version[4];
-    put_le(version, STM32ISP_RAMCRC_VERSION + 1);
+    assert_int_equal(ram_reply(sim, reply), STM32ISP_RAMCRC_STATUS_OK);
+    uint32_t right = get_le(reply + 2);
+    const stm32isp_ramcrc_program *prog = &stm32isp_ramcrc_program_m3;
+    uint8_t changed[2048];
+    memcpy(changed, prog->code, prog->size);
+    size_t poly = 0;
+    for (size_t at = STM32ISP_RAMCRC_HEADER_SIZE; at + 4 <= prog->size; at += 2) {
+        if (get_le(changed + at) == 0xEDB88320u) {
+            poly = at;
+        }
+    }
+    assert_true(poly != 0);
+    changed[poly] ^= 0x10;
     host_reset(sim, true);
     assert_int_equal(host_sync(sim), ACK);
-    assert_int_equal(host_write(sim, code + STM32ISP_RAMCRC_OFFSET_VERSION, version, 4), ACK);
-    assert_int_equal(host_go(sim, code), ACK);
-    assert_int_equal(blsim_get_state(sim), BLSIM_STATE_APP);
+    assert_int_equal(run_code(sim, &p, changed, prog->size), ACK);
+    int status = ram_reply(sim, reply);
+    /* Its own parameter check fails with the other table, or its CRC
+     * differs: never the right answer. */
+    assert_true(status == STM32ISP_RAMCRC_STATUS_BAD_CHECK ||
+                (status == STM32ISP_RAMCRC_STATUS_OK && get_le(reply + 2) != right));
     blsim_free(sim);
 }
 

@@ -1000,7 +1000,7 @@ static void test_ram_crc_then_protect_or_start_without_pins(void **state)
     assert_int_equal(rig_run(&r, &src), STM32ISP_OK);
     assert_true(r.result.verified_by_ram_crc);
     assert_true(r.result.started);
-    assert_int_equal(blsim_get_state(r.sim), BLSIM_STATE_APP);
+    assert_int_equal(settled_state(r.sim), BLSIM_STATE_APP);
     assert_int_equal(r.port.pin_changes, 0);
     rig_close(&r);
 

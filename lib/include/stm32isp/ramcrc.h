@@ -92,16 +92,18 @@ typedef enum stm32isp_ramcrc_next {
      * pointer and entry from the vector table given to verify). */
     STM32ISP_RAMCRC_START_APP,
     /* Back to the bootloader, connected and identified again: with reset
-     * lines a reset with BOOT0 high; without, the program's reset command
-     * (BOOT0 is high, or the bootloader would not have run it). */
+     * lines a reset with BOOT0 high; without, 0x7F bytes, at which the
+     * program resets the chip (BOOT0 is high, or the bootloader would not
+     * have run it). */
     STM32ISP_RAMCRC_BOOTLOADER,
 } stm32isp_ramcrc_next;
 
 /*
- * Ends the program's run. Works from any state a failed verify can leave:
- * to reach the bootloader without reset lines it relies on the program
- * resetting the chip at the 0x7F the sync sends, should its reset command
- * be lost. Returns OK, or the error of the start or of connecting.
+ * Ends the program's run. Works from any state a failed verify can leave
+ * (docs/ram-crc.md, "When the program does not answer"): without reset
+ * lines it sends only 0x7F bytes, and when nothing answers it keeps quiet
+ * for the program's idle reset before it connects. Returns OK, or the
+ * error of the start or of connecting (NO_SYNC: nothing came back).
  */
 stm32isp_err stm32isp_ramcrc_leave(stm32isp_client *c, stm32isp_ramcrc_next next);
 

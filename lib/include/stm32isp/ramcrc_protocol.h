@@ -106,7 +106,6 @@
  * knows the target is back in its bootloader after that long.
  */
 #define STM32ISP_RAMCRC_CMD_START     0x47u /* 'G': VTOR, MSP, jump to the application */
-#define STM32ISP_RAMCRC_CMD_RESET     0x52u /* 'R': system reset (AIRCR.SYSRESETREQ) */
 #define STM32ISP_RAMCRC_CMD_RESEND    0x41u /* 'A': send the reply again */
 #define STM32ISP_RAMCRC_ACK           0x79u
 #define STM32ISP_RAMCRC_SYNC_RESET    0x7Fu
