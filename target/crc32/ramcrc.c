@@ -198,19 +198,19 @@ static void usart_init(uint32_t usart, uint32_t baud, uint32_t pins, uint32_t re
     uint32_t brr = divisor(usart, baud);
     if (remap != 0) {
         REG(RCC_APB2ENR) |= APB2_AFIOEN;
-        REG(AFIO_MAPR) |= remap;
+        /* SWJ_CFG (bits 26:24) is write only and reads undefined (RM0008
+         * 9.4.2): written 000, the reset state, not whatever was read. */
+        REG(AFIO_MAPR) = (REG(AFIO_MAPR) & 0x00FFFFFFu) | remap;
     }
     uint32_t rx_port = (pins >> 12) & 0xFu, rx_pin = (pins >> 8) & 0xFu;
+    uint32_t rx_gpio = GPIOA_BASE + 0x400u * rx_port;
     pin_mode((pins >> 4) & 0xFu, pins & 0xFu, PIN_AF_PP);
-    /* A pull-up on RX: a line nobody drives does not read as a start bit. */
-    REG(GPIOA_BASE + 0x400u * rx_port + GPIO_BSRR) = 1u << rx_pin;
+    /* A pull-up on RX: a line nobody drives does not read as a start bit.
+     * ODR picks up before the pin becomes a pulled input. */
+    clock_enable(rx_gpio);
+    REG(rx_gpio + GPIO_BSRR) = 1u << rx_pin;
     pin_mode(rx_port, rx_pin, PIN_PULL);
     clock_enable(usart);
-    /* A ROM that jumps while its last ACK is still shifting out (the F103's
-     * leaves USART1 running) would see it cut by the disable below. */
-    if ((REG(usart + USART_CR1) & CR1_8E1_ON) != 0) {
-        wait_sent(usart);
-    }
     REG(usart + USART_CR1) = 0;
     REG(usart + USART_CR2) = 0; /* 1 stop bit */
     REG(usart + USART_CR3) = 0;
@@ -339,9 +339,6 @@ void ramcrc_main(const uint32_t *params, uint32_t primask)
 {
     uint32_t table[256];
     make_table(table);
-    clock_init();
-    millisecond_tick();
-
     uint32_t check;
     int trusted;
     uint32_t status = check_params(table, params, &check, &trusted);
@@ -354,6 +351,14 @@ void ramcrc_main(const uint32_t *params, uint32_t primask)
         pins = params[STM32ISP_RAMCRC_WORD_PINS];
         remap = params[STM32ISP_RAMCRC_WORD_REMAP];
     }
+    /* A ROM may jump while its last ACK is still shifting out (the F103's
+     * leaves USART1 running): it ends at the clock and rate it began with,
+     * before either changes. (A USART with its clock off reads 0.) */
+    if ((REG(usart + USART_CR1) & CR1_8E1_ON) != 0) {
+        wait_sent(usart);
+    }
+    clock_init();
+    millisecond_tick();
     usart_init(usart, baud, pins, remap);
 
     uint32_t crc = 0xFFFFFFFFu, total = 0;

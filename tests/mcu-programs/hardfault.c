@@ -1,6 +1,6 @@
 /*
  * Takes a HardFault through a vector table of its own: builds the table in
- * RAM at block[1] (128-byte aligned), sets VTOR, then reads block[0], an
+ * RAM at block[1] (512-byte aligned, PM0056 4.4.4), sets VTOR, then reads block[0], an
  * address where an F103 has nothing. The handler writes 0xFA17 to block[2]
  * and stays there.
  */

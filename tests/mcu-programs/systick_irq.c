@@ -3,7 +3,7 @@
  * a table it builds in RAM, enables the tick at 1 kHz with TICKINT and
  * sleeps in WFI between ticks. The handler counts in block[2]; after 10
  * ticks the program writes 0x600D to block[3] and sleeps on with the tick
- * off. block[1] is where to build the table (128-byte aligned, PM0056
+ * off. block[1] is where to build the table (512-byte aligned, PM0056
  * 4.4.4).
  */
 #include "program.h"

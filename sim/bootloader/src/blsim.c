@@ -1512,7 +1512,7 @@ size_t blsim_host_recv(blsim *sim, uint8_t *buf, size_t max, uint64_t timeout_us
 
 /* Longest the code in RAM may run at one drain without asking for input:
  * a program that never waits for the host cannot hang the pty server. */
-#define DRAIN_CODE_LIMIT_NS (60ull * 1000000000ull)
+#define DRAIN_CODE_LIMIT_NS (1000000000ull)
 
 size_t blsim_host_drain(blsim *sim, uint8_t *buf, size_t max)
 {

@@ -284,12 +284,17 @@ void rcc_write(vmcu *m, unsigned unit, uint32_t offset, uint32_t value)
     case 0x08:
         r->cir = value & 0x00001F00u; /* enables; flags and clears not modelled */
         return;
-    case 0x0C: /* APB2RSTR: a peripheral held in reset is reset when released */
+    case 0x0C: /* APB2RSTR: the USARTs are reset at once (the others are not modelled) */
         if ((value & (1u << 14)) != 0) {
-            usart_reset(m); /* all three: the model keeps them in one state block */
+            usart_reset_one(m, 0);
         }
         return;
-    case 0x10:
+    case 0x10: /* APB1RSTR */
+        for (unsigned i = 1; i < 3; i++) {
+            if ((value & (1u << (16u + i))) != 0) {
+                usart_reset_one(m, i);
+            }
+        }
         return;
     case 0x14:
         r->ahbenr = value & 0x557u;

@@ -216,6 +216,8 @@ unsigned flash_wait_states(const vmcu *m);
 
 /* usart.c */
 void usart_reset(vmcu *m);
+/* One USART back to its reset values (RCC_APBxRSTR). */
+void usart_reset_one(vmcu *m, unsigned index);
 uint32_t usart_read(vmcu *m, unsigned index, uint32_t offset);
 void usart_write(vmcu *m, unsigned index, uint32_t offset, uint32_t value);
 uint64_t usart_next_event(const vmcu *m);
@@ -239,6 +241,9 @@ void usart_pins(const vmcu *m, unsigned index, unsigned *tx_port, unsigned *tx_p
 /* system.c */
 void system_reset_core(vmcu *m);
 uint32_t ppb_read(vmcu *m, uint32_t address);
+/* The priority registers' bytes, without a read's side effects: what a
+ * byte or half-word store merges with; 0 elsewhere. */
+uint32_t ppb_peek(const vmcu *m, uint32_t address);
 void ppb_write(vmcu *m, uint32_t address, uint32_t value);
 void iwdg_reset(vmcu *m);
 /* A reload (KR = 0xAAAA), as the ROM does before it hands over. */
@@ -251,8 +256,12 @@ uint64_t system_next_event(const vmcu *m);
 void system_events(vmcu *m);
 /* SysTick's clock changed (HCLK): re-base its counter. */
 void systick_clock_changed(vmcu *m, uint32_t old_hclk);
-/* The exception that should be taken now, EXC_NONE if none; with
- * `ignore_primask` for waking from WFI. */
-unsigned exception_to_take(vmcu *m, bool ignore_primask);
+typedef enum exception_test {
+    EXCEPTION_PENDING, /* the pending exception of highest priority, whatever masks it */
+    EXCEPTION_WAKES,   /* one that wakes the core from WFI: masks but PRIMASK apply */
+    EXCEPTION_TAKEN,   /* one the core takes now */
+} exception_test;
+/* The exception that passes `test`, EXC_NONE if none. */
+unsigned exception_to_take(vmcu *m, exception_test test);
 
 #endif /* VMCU_INTERNAL_H */

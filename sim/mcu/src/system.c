@@ -133,7 +133,7 @@ static int group_of(const vmcu *m, int priority)
     return (int)((unsigned)priority & (0xFFu << sub_bits) & 0xFFu);
 }
 
-unsigned exception_to_take(vmcu *m, bool ignore_primask)
+unsigned exception_to_take(vmcu *m, exception_test test)
 {
     unsigned enabled = 0;
     for (unsigned i = 0; i < sizeof m->nvic_enabled; i++) {
@@ -162,11 +162,8 @@ unsigned exception_to_take(vmcu *m, bool ignore_primask)
             best_priority = p;
         }
     }
-    if (best == EXC_NONE) {
-        return EXC_NONE;
-    }
-    if (ignore_primask) {
-        return best; /* WFI wakes on any pending exception (PM0056 2.5.2) */
+    if (best == EXC_NONE || test == EXCEPTION_PENDING) {
+        return best;
     }
     int running = 0x100;
     for (unsigned i = 0; i < m->active_count; i++) {
@@ -177,7 +174,10 @@ unsigned exception_to_take(vmcu *m, bool ignore_primask)
     uc_reg_read(m->uc, UC_ARM_REG_PRIMASK, &primask);
     uc_reg_read(m->uc, UC_ARM_REG_BASEPRI, &basepri);
     uc_reg_read(m->uc, UC_ARM_REG_FAULTMASK, &faultmask);
-    if ((primask & 1u) != 0 || (faultmask & 1u) != 0) {
+    /* WFI wakes on an exception that would preempt were PRIMASK clear:
+     * BASEPRI, FAULTMASK and the running priority still count (PM0056
+     * 2.5.2, "Wakeup from WFI"). */
+    if (((primask & 1u) != 0 && test == EXCEPTION_TAKEN) || (faultmask & 1u) != 0) {
         return EXC_NONE;
     }
     basepri &= 0xF0u;
@@ -419,6 +419,22 @@ static void unmodelled(vmcu *m, const char *what, uint32_t address)
                       vmcu_current_pc(m));
 }
 
+uint32_t ppb_peek(const vmcu *m, uint32_t address)
+{
+    if (address >= 0xE000E400u && address < 0xE000E400u + IRQ_COUNT) {
+        unsigned irq = address - 0xE000E400u;
+        uint32_t v = 0;
+        for (unsigned i = 0; i < 4 && irq + i < IRQ_COUNT; i++) {
+            v |= (uint32_t)m->nvic_priority[irq + i] << (8u * i);
+        }
+        return v;
+    }
+    if (address >= 0xE000ED18u && address <= 0xE000ED20u) {
+        return m->shpr[(address - 0xE000ED18u) / 4u];
+    }
+    return 0;
+}
+
 uint32_t ppb_read(vmcu *m, uint32_t address)
 {
     if (address >= 0xE000E100u && address < 0xE000E120u) {
@@ -541,7 +557,13 @@ void ppb_write(vmcu *m, uint32_t address, uint32_t value)
         }
         return;
     case 0xE000ED08u:
-        m->vtor = value & 0x3FFFFF80u;
+        /* TBLOFF is bits 29:9 on the F1's Cortex-M3 (PM0056 4.4.4): a
+         * table must sit on a 512-byte boundary. */
+        if ((value & 0x1FFu) != 0) {
+            vmcu_logf(m, "VTOR written 0x%08x: bits 8:0 are reserved, the table is taken at 0x%08x",
+                      value, value & 0x3FFFFE00u);
+        }
+        m->vtor = value & 0x3FFFFE00u;
         return;
     case 0xE000ED0Cu:
         if ((value >> 16) != AIRCR_VECTKEY) {

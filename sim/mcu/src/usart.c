@@ -71,13 +71,16 @@ void vmcu_uart_receive(const vmcu_uart_frame *sent, uint16_t data, const vmcu_ua
                        vmcu_uart_received *out)
 {
     uint16_t mask = (uint16_t)((1u << receiver->data_bits) - 1u);
+    /* A receiver checks only the first stop bit: one that expects fewer
+     * than the sender sends takes the frame as its own. */
     bool same_format = sent->data_bits == receiver->data_bits && sent->parity == receiver->parity &&
-                       sent->stop_bits == receiver->stop_bits;
+                       receiver->stop_bits <= sent->stop_bits;
     double deviation = fabs(receiver->baud - sent->baud) / sent->baud;
     *out = (vmcu_uart_received){0};
     if (same_format && deviation <= VMCU_UART_TOLERANCE) {
         out->started = true;
         out->data = data & mask;
+        out->parity_bit = (uint8_t)parity_bit(data, receiver->data_bits, receiver->parity);
         out->intact = true;
         return;
     }
@@ -93,11 +96,14 @@ void vmcu_uart_receive(const vmcu_uart_frame *sent, uint16_t data, const vmcu_ua
     }
     if (receiver->parity != VMCU_PARITY_NONE) {
         unsigned p = line_level(sent, data, (k + 0.5) * ratio);
+        out->parity_bit = (uint8_t)p;
         out->parity_error = p != parity_bit(out->data, receiver->data_bits, receiver->parity);
         k++;
     }
+    /* Only the first stop bit is checked (RM0008 27.3.3). */
     out->framing_error = line_level(sent, data, (k + 0.5) * ratio) == 0;
-    if (!out->parity_error && !out->framing_error && out->data == (data & mask)) {
+    if (deviation > VMCU_UART_TOLERANCE && !out->parity_error && !out->framing_error &&
+        out->data == (data & mask)) {
         /* The middle of every bit still fell inside it, but with the rates
          * this far apart a real receiver (its start edge found up to 1/16
          * bit late, the sender's edges not ideal) loses the bits nearest
@@ -147,11 +153,15 @@ static const char *frame_text(const vmcu_uart_frame *f, char *buf, size_t size)
 
 static const char port_letter[VMCU_PORTS] = {'A', 'B', 'C', 'D', 'E'};
 
+void usart_reset_one(vmcu *m, unsigned index)
+{
+    m->usart[index] = (usart_state){.base = bases[index], .sr = SR_TXE | SR_TC};
+}
+
 void usart_reset(vmcu *m)
 {
     for (unsigned i = 0; i < 3; i++) {
-        usart_state *u = usart(m, i);
-        *u = (usart_state){.base = bases[i], .sr = SR_TXE | SR_TC};
+        usart_reset_one(m, i);
     }
 }
 
@@ -174,8 +184,7 @@ static void start_frame(vmcu *m, unsigned index, uint64_t at_ps)
         return;
     }
     u->tdr_full = false; /* the word moves to the shift register: TXE */
-    u->shifting = true;
-    u->sr &= ~SR_TC;
+    u->shifting = true;  /* TC clears only by SR-then-DR or a 0 written (RM0008 27.6.1) */
     double frame_ps = vmcu_uart_frame_bits(&f) * 1e12 / f.baud;
     u->shift_end_ps = at_ps + (uint64_t)(frame_ps + 0.5);
     uint16_t word = (uint16_t)(u->tdr & ((1u << f.data_bits) - 1u));
@@ -372,7 +381,11 @@ bool vmcu_uart_deliver(vmcu *m, unsigned port, unsigned pin, uint16_t word,
         if ((u->sr & SR_RXNE) != 0) {
             u->sr |= SR_ORE; /* the word in DR is kept, the new one lost */
         } else {
-            u->rdr = r.data;
+            /* With parity on, DR's top data bit is the parity bit received
+             * (RM0008 27.6.2). */
+            u->rdr =
+                r.data |
+                (own.parity != VMCU_PARITY_NONE ? (uint32_t)r.parity_bit << own.data_bits : 0u);
             u->sr |= SR_RXNE | (r.parity_error ? SR_PE : 0u) | (r.framing_error ? SR_FE : 0u);
         }
         vmcu_replan(m);

@@ -138,14 +138,15 @@ void vmcu_replan(vmcu *m)
 {
     m->slice_end_ps = min_u64(m->run_until_ps, next_event_ps(m));
     m->exception_masked = false;
-    if (exception_to_take(m, true) == EXC_NONE) {
+    if (exception_to_take(m, EXCEPTION_PENDING) == EXC_NONE) {
         return; /* nothing pending: the usual case, and a cheap one */
     }
-    if (m->cpu == CPU_RUNNING && exception_to_take(m, false) != EXC_NONE) {
+    if (m->cpu == CPU_RUNNING && exception_to_take(m, EXCEPTION_TAKEN) != EXC_NONE) {
         m->slice_end_ps = m->now_ps; /* take it before the next block */
     } else {
-        /* Pending behind PRIMASK: CPSIE changes no register the model
-         * sees, so the block hook looks at every block. */
+        /* Pending behind PRIMASK, BASEPRI or a running handler: CPSIE and
+         * MSR change no register the model sees, so the block hook looks
+         * at every block. */
         m->exception_masked = true;
     }
 }
@@ -174,7 +175,7 @@ static const uint8_t *code_bytes(const vmcu *m, uint32_t address, uint32_t size)
         address - FLASH_ALIAS + size <= m->cfg.flash.size) {
         return m->cfg.flash_bytes + (address - FLASH_ALIAS);
     }
-    if (!m->boot_from_sysmem && address + size <= m->alias_size) {
+    if (!m->boot_from_sysmem && address < m->alias_size && size <= m->alias_size - address) {
         return m->cfg.flash_bytes + address;
     }
     return NULL;
@@ -245,7 +246,7 @@ static void on_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 {
     vmcu *m = user;
     if (m->stop_requested || m->now_ps >= m->slice_end_ps ||
-        (m->exception_masked && exception_to_take(m, false) != EXC_NONE)) {
+        (m->exception_masked && exception_to_take(m, EXCEPTION_TAKEN) != EXC_NONE)) {
         /* This block has not run: it is charged when it does. */
         m->hook_stopped = true;
         uc_emu_stop(uc);
@@ -555,10 +556,11 @@ static void on_ppb_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t
     vmcu *m = user;
     uint32_t address = PPB_START + (uint32_t)offset;
     if (size < 4) {
-        /* Byte and half-word writes: the priority registers take them. */
+        /* Byte and half-word stores: merged into the priority registers,
+         * which take them; anywhere else the other bytes are written 0. */
         uint32_t shift = 8u * (address & 3u);
         uint32_t mask = ((1u << (8u * size)) - 1u) << shift;
-        uint32_t old = ppb_read(m, address & ~3u);
+        uint32_t old = ppb_peek(m, address & ~3u);
         value = (old & ~mask) | (((uint32_t)value << shift) & mask);
     }
     ppb_write(m, address & ~3u, (uint32_t)value);
@@ -619,7 +621,7 @@ static void exception_entry(vmcu *m, unsigned exc)
     uc_reg_read(m->uc, UC_ARM_REG_IPSR, &ipsr);
     uc_reg_read(m->uc, UC_ARM_REG_SP, &sp);
     frame[7] = (frame[7] & ~0x1FFu) | ipsr | (1u << 24);
-    if ((sp & 4u) != 0) { /* the frame starts 8-byte aligned (CCR.STKALIGN) */
+    if ((sp & 4u) != 0 && (m->ccr & (1u << 9)) != 0) { /* CCR.STKALIGN: 8-byte aligned */
         sp -= 4u;
         frame[7] |= 1u << 9;
     }
@@ -738,7 +740,7 @@ vmcu_stop vmcu_run(vmcu *m, uint64_t until_ns, unsigned flags)
             continue;
         }
         if (m->cpu == CPU_SLEEPING) {
-            if (exception_to_take(m, true) == EXC_NONE) {
+            if (exception_to_take(m, EXCEPTION_WAKES) == EXC_NONE) {
                 if ((flags & VMCU_RUN_STOP_WHEN_WAITING) != 0) {
                     snprintf(m->reason, sizeof m->reason, "sleeping in WFI");
                     return VMCU_STOP_WAITING;
@@ -748,7 +750,7 @@ vmcu_stop vmcu_run(vmcu *m, uint64_t until_ns, unsigned flags)
             }
             m->cpu = CPU_RUNNING;
         }
-        unsigned exc = exception_to_take(m, false);
+        unsigned exc = exception_to_take(m, EXCEPTION_TAKEN);
         if (exc != EXC_NONE) {
             exception_entry(m, exc);
             if (m->stop_requested) {
@@ -756,7 +758,7 @@ vmcu_stop vmcu_run(vmcu *m, uint64_t until_ns, unsigned flags)
             }
         }
         vmcu_replan(m);
-        if (m->slice_end_ps <= m->now_ps && exception_to_take(m, false) == EXC_NONE) {
+        if (m->slice_end_ps <= m->now_ps && exception_to_take(m, EXCEPTION_TAKEN) == EXC_NONE) {
             m->slice_end_ps = m->now_ps + 1; /* at least one block */
         }
         if (m->code_changed) {

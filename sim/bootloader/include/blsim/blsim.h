@@ -182,7 +182,7 @@ size_t blsim_host_recv(blsim *sim, uint8_t *buf, size_t max, uint64_t timeout_us
 /* Takes every byte the target will send without further input, advancing the
  * clock as far as needed (used by the pty server, which has no timeouts of
  * its own). Returns the count, at most max. Code running in RAM runs until
- * it waits for the host (at most 60 s of its time), and the bytes already
+ * it waits for the host (at most 1 s of its time), and the bytes already
  * sent are returned before it runs on: call again until it returns 0. */
 size_t blsim_host_drain(blsim *sim, uint8_t *buf, size_t max);
 

@@ -59,6 +59,7 @@ unsigned vmcu_uart_frame_bits(const vmcu_uart_frame *frame);
 typedef struct vmcu_uart_received {
     bool started;       /* the receiver saw a valid start bit at all */
     uint16_t data;      /* the data bits it sampled */
+    uint8_t parity_bit; /* the parity bit it sampled (with parity on) */
     bool parity_error;  /* its parity check failed */
     bool framing_error; /* the stop bit was not high, or the rates disagree beyond tolerance */
     bool intact;        /* data equals what was sent, with no error */
@@ -77,7 +78,8 @@ typedef struct vmcu_uart_received {
  * data, parity, stop, with the line idle high after the frame), which gives
  * the garbage, parity and framing errors a real receiver reports; should
  * every sample still fall right, the last data bit is taken wrong with a
- * framing error (a real receiver at such a distance fails at random).
+ * framing error when the rates are beyond the tolerance (a real receiver
+ * at such a distance fails at random). Only the first stop bit counts.
  */
 void vmcu_uart_receive(const vmcu_uart_frame *sent, uint16_t data, const vmcu_uart_frame *receiver,
                        vmcu_uart_received *out);
