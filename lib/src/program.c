@@ -241,11 +241,10 @@ stm32isp_err stm32isp_erase_for_image(stm32isp_client *c, const stm32isp_image *
         return err;
     }
     if (mode == STM32ISP_ERASE_AUTO) {
-        /* Compare datasheet maxima: a page erase costs about what a mass
-         * erase does on most families, so two pages already tip it. */
-        const stm32isp_device *d = c->target.device;
-        mode = (uint64_t)units * stm32isp_device_erase_unit_ms_max(d) >
-                       stm32isp_device_mass_erase_ms_max(d)
+        /* A mass erase is quicker than erasing units one by one, but users
+         * keep calibration data and emulated EEPROM in pages their image
+         * does not cover: only when it covers them all. */
+        mode = units == stm32isp_device_unit_count(c->target.device, c->target.flash_size)
                    ? STM32ISP_ERASE_MASS
                    : STM32ISP_ERASE_UNITS;
     }

@@ -91,7 +91,8 @@ expect_exit 2 "${isp[@]}" flash image.bin --port "$work/f072.tty" --verify crc -
 stop_sim
 grep -q "does not run on the STM32F07" last.err || fail "f072 crc: $(cat last.err)"
 grep -q "nothing was erased" last.err || fail "f072 crc: $(cat last.err)"
-json_has f072.stats '"mass_erases": 1'
+json_has f072.stats '"mass_erases": 0'
+json_has f072.stats '"pages_erased": 15' # the image's pages only
 expect_exit 2 "${isp[@]}" flash image.bin --port "$work/none.tty" --verify sometimes
 grep -q "unknown --verify 'sometimes'" last.err || fail "bad mode: $(cat last.err)"
 ok "F072: read back by default, --verify crc refused before erasing; bad modes refused"

@@ -458,7 +458,10 @@ static void test_program_every_device_every_shape_keeps_the_rest(void **state)
     }
 }
 
-static void test_auto_erase_picks_mass_erase_for_many_pages(void **state)
+/* The default erase never touches flash the image does not cover: 40 KiB
+ * erases 40 pages and keeps the rest (calibration data, emulated EEPROM);
+ * only an image over every page gets the quicker mass erase. */
+static void test_auto_erase_keeps_what_the_image_does_not_cover(void **state)
 {
     (void)state;
     uint64_t rng = 7;
@@ -472,10 +475,22 @@ static void test_auto_erase_picks_mass_erase_for_many_pages(void **state)
     stm32isp_program_options opts = {.erase = STM32ISP_ERASE_AUTO, .verify = true};
     stm32isp_program_report rep;
     assert_int_equal(stm32isp_program(&r.client, &image, &opts, &rep), STM32ISP_OK);
+    assert_false(rep.mass_erased);
+    assert_int_equal(rep.units_erased, 40);
+    assert_int_equal(blsim_get_stats(r.sim)->mass_erases, 0);
+    assert_true(target_holds(r.sim, &m));
+    assert_int_equal(blsim_flash_const(r.sim)[50 * 1024], 0x00); /* beyond: kept */
+    assert_int_equal(blsim_flash_const(r.sim)[63 * 1024], 0x00);
+    mem_free(&m);
+
+    /* Every page: one mass erase. */
+    memset(&m, 0, sizeof m);
+    mem_add(&m, FLASH_BASE, 64 * 1024, &rng);
+    image = mem_as_image(&m);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, &rep), STM32ISP_OK);
     assert_true(rep.mass_erased);
     assert_int_equal(blsim_get_stats(r.sim)->mass_erases, 1);
     assert_true(target_holds(r.sim, &m));
-    assert_int_equal(blsim_flash_const(r.sim)[50 * 1024], 0xFF); /* beyond: erased */
     mem_free(&m);
 
     /* One page: a page erase, the rest of flash kept. */
@@ -933,7 +948,7 @@ int main(void)
         cmocka_unit_test(test_erase_with_one_byte_page_numbers_refuses_high_pages),
         cmocka_unit_test(test_erase_splits_long_page_lists),
         cmocka_unit_test(test_program_every_device_every_shape_keeps_the_rest),
-        cmocka_unit_test(test_auto_erase_picks_mass_erase_for_many_pages),
+        cmocka_unit_test(test_auto_erase_keeps_what_the_image_does_not_cover),
         cmocka_unit_test(test_all_ff_blocks_are_skipped_after_erase),
         cmocka_unit_test(test_image_that_does_not_fit_is_refused_before_any_erase),
         cmocka_unit_test(test_progress_and_start_with_pins),

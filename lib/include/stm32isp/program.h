@@ -35,7 +35,8 @@ typedef struct stm32isp_image {
 } stm32isp_image;
 
 typedef enum stm32isp_erase_mode {
-    STM32ISP_ERASE_AUTO,  /* the units the image touches, or a mass erase when cheaper */
+    STM32ISP_ERASE_AUTO,  /* the units the image touches; a mass erase only when it
+                             touches every one (never erases what it does not cover) */
     STM32ISP_ERASE_UNITS, /* only the units the image touches: flash outside them is kept */
     STM32ISP_ERASE_MASS,  /* everything */
     STM32ISP_ERASE_NONE,  /* the caller knows the flash is blank */
