@@ -146,10 +146,18 @@ static stm32isp_err send_address(stm32isp_client *c, uint32_t address)
     return send_with_xor(c, a, 4);
 }
 
+static bool stop_requested(const stm32isp_client *c)
+{
+    return c->stop != NULL && *c->stop;
+}
+
 /* Opcode and complement, then the ACK. A NACK here means the command is not
  * accepted in this state: on_nack says what that means for this command. */
 static stm32isp_err send_opcode(stm32isp_client *c, uint8_t opcode, stm32isp_err on_nack)
 {
+    if (stop_requested(c)) {
+        return STM32ISP_ERR_CANCELLED; /* between two commands: no frame is cut */
+    }
     uint8_t b[2] = {opcode, (uint8_t)~opcode};
     c->stats.commands++;
     stm32isp_err err = send_bytes(c, b, 2);
@@ -217,6 +225,11 @@ void stm32isp_set_progress(stm32isp_client *c, stm32isp_progress_fn fn, void *ct
     c->progress_ctx = ctx;
 }
 
+void stm32isp_set_stop_flag(stm32isp_client *c, const volatile bool *stop)
+{
+    c->stop = stop;
+}
+
 bool stm32isp_has_reset_lines(const stm32isp_client *c)
 {
     return c->ops->set_boot0 != NULL && c->ops->set_reset != NULL;
@@ -243,6 +256,9 @@ stm32isp_err stm32isp_enter_bootloader(stm32isp_client *c)
 
 stm32isp_err stm32isp_sync(stm32isp_client *c)
 {
+    if (stop_requested(c)) {
+        return STM32ISP_ERR_CANCELLED;
+    }
     const uint8_t sync = AN3155_SYNC;
     const uint32_t timeout = stm32isp_reply_timeout_ms(c, 2, 0);
     for (unsigned attempt = 0; attempt < c->cfg.sync_attempts; attempt++) {
@@ -290,6 +306,9 @@ stm32isp_err stm32isp_sync(stm32isp_client *c)
  * lines up on a NACKed 0x7F pair. */
 stm32isp_err stm32isp_recover(stm32isp_client *c)
 {
+    if (stop_requested(c)) {
+        return STM32ISP_ERR_CANCELLED;
+    }
     c->stats.resyncs++;
     log_msg(c, STM32ISP_LOG_INFO, "recovering the command framing");
     if (stm32isp_has_reset_lines(c)) {

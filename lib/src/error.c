@@ -67,7 +67,9 @@
       "load the image again; the target was not touched")                                          \
     X(STM32ISP_ERR_DEVICE_NOT_ALLOWED, "device-not-allowed",                                       \
       "the image is not meant for this target",                                                    \
-      "connect the right target, or pack it with its PID (--pid)")
+      "connect the right target, or pack it with its PID (--pid)")                                 \
+    X(STM32ISP_ERR_CANCELLED, "cancelled", "stopped on request, between two commands",             \
+      "run the same command again to finish")
 
 #define REWRITE_HINT                                                                               \
     "write the image to the EEPROM again (stm32isp load); the target was not touched"

@@ -349,7 +349,7 @@ static stm32isp_err write_block(stm32isp_client *c, uint32_t address, const uint
             c->stats.retries++;
         }
         stm32isp_err err = stm32isp_cmd_write(c, address, data, len);
-        if (err == STM32ISP_OK || err == STM32ISP_ERR_PORT) {
+        if (err == STM32ISP_OK || err == STM32ISP_ERR_PORT || err == STM32ISP_ERR_CANCELLED) {
             return err;
         }
         /* Whatever went wrong, the target may still be in the middle of

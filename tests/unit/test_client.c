@@ -652,6 +652,54 @@ static void test_start_without_pins_uses_go(void **state)
     rig_close(&r);
 }
 
+/* Ctrl-C in the PC tool: a stop flag raised in the middle of the writes. */
+typedef struct stopper {
+    volatile bool stop;
+    uint32_t stop_after; /* bytes written */
+    uint32_t commands_at_stop;
+    stm32isp_client *client;
+} stopper;
+
+static void stop_during_write(void *ctx, stm32isp_phase phase, uint32_t done, uint32_t total)
+{
+    (void)total;
+    stopper *s = ctx;
+    if (phase == STM32ISP_PHASE_WRITE && done >= s->stop_after && !s->stop) {
+        s->stop = true;
+        s->commands_at_stop = s->client->stats.commands;
+    }
+}
+
+static void test_stop_flag_ends_at_a_command_boundary(void **state)
+{
+    (void)state;
+    uint64_t rng = 11;
+    rig r;
+    rig_open(&r, "f103md", 64, false, NULL);
+    stopper st = {.stop_after = 4096, .client = &r.client};
+    stm32isp_set_progress(&r.client, stop_during_write, &st);
+    stm32isp_set_stop_flag(&r.client, &st.stop);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    mem_image m = {0};
+    mem_add(&m, FLASH_BASE, 20000, &rng);
+    stm32isp_image image = mem_as_image(&m);
+    stm32isp_program_options opts = {.erase = STM32ISP_ERASE_AUTO, .verify = true};
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_ERR_CANCELLED);
+    assert_true(st.stop);
+    /* Not one command after the flag, and the bootloader is at a command
+     * boundary: it answers at once when the flag is lowered. */
+    assert_int_equal(r.client.stats.commands, st.commands_at_stop);
+    assert_false(target_holds(r.sim, &m));
+    st.stop = false;
+    st.stop_after = UINT32_MAX;
+    uint8_t version, option_bytes[2];
+    assert_int_equal(stm32isp_cmd_get_version(&r.client, &version, option_bytes), STM32ISP_OK);
+    assert_int_equal(stm32isp_program(&r.client, &image, &opts, NULL), STM32ISP_OK);
+    assert_true(target_holds(r.sim, &m));
+    mem_free(&m);
+    rig_close(&r);
+}
+
 static int collect(void *ctx, const uint8_t *data, uint32_t len)
 {
     uint8_t **at = ctx;
@@ -953,6 +1001,7 @@ int main(void)
         cmocka_unit_test(test_image_that_does_not_fit_is_refused_before_any_erase),
         cmocka_unit_test(test_progress_and_start_with_pins),
         cmocka_unit_test(test_start_without_pins_uses_go),
+        cmocka_unit_test(test_stop_flag_ends_at_a_command_boundary),
         cmocka_unit_test(test_read_memory_streams_to_a_sink),
         cmocka_unit_test(test_crc_matches_the_reference_value),
         cmocka_unit_test(test_checksum_command_and_verify),

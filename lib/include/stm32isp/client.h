@@ -89,6 +89,9 @@ typedef struct stm32isp_client {
     bool connected;
     stm32isp_progress_fn progress;
     void *progress_ctx;
+    /* When set and true, the next command is not sent: CANCELLED (a PC
+     * tool's Ctrl-C; stm32isp_set_stop_flag). */
+    const volatile bool *stop;
     stm32isp_link_stats stats;
     uint8_t frame[1 + 256 + 1]; /* N, data, checksum of a Write Memory */
     uint8_t scratch[256];       /* image data or read-back, one block */
@@ -100,6 +103,14 @@ void stm32isp_client_init(stm32isp_client *c, const stm32isp_port_ops *ops, void
                           const stm32isp_config *cfg);
 
 void stm32isp_set_progress(stm32isp_client *c, stm32isp_progress_fn fn, void *ctx);
+
+/*
+ * A flag the caller may set at any time (from a signal handler, say):
+ * once it is true, no further command or recovery is sent and the call in
+ * progress returns CANCELLED at the next command boundary, so a frame is
+ * never cut in the middle. NULL removes it.
+ */
+void stm32isp_set_stop_flag(stm32isp_client *c, const volatile bool *stop);
 
 /* True when the port can drive BOOT0 and NRST. */
 bool stm32isp_has_reset_lines(const stm32isp_client *c);

@@ -43,6 +43,7 @@ typedef enum stm32isp_err {
     STM32ISP_ERR_CONTAINER_PAYLOAD,  /* payload CRC mismatch: a damaged or half-written image */
     STM32ISP_ERR_DEVICE_NOT_ALLOWED, /* the target's PID or flash size is not one the image allows
                                       */
+    STM32ISP_ERR_CANCELLED,          /* the caller asked to stop (stm32isp_set_stop_flag) */
     STM32ISP_ERR__COUNT
 } stm32isp_err;
 
