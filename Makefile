@@ -5,8 +5,7 @@
 #   build-asan/   the same sources with AddressSanitizer + UndefinedBehaviorSanitizer;
 #                 `make test` runs every test against this tree
 #   build-fw/     the ARM cross build of the master firmware (firmware/, its own
-#                 CMake project with cmake/arm-none-eabi.cmake); built once
-#                 firmware/CMakeLists.txt exists (issue 5)
+#                 CMake project with cmake/arm-none-eabi.cmake)
 
 MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
@@ -33,11 +32,9 @@ host-asan: deps
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 
 firmware: deps
-ifneq ($(wildcard firmware/CMakeLists.txt),)
 	@cmake -S firmware -B $(BUILD_FW) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/arm-none-eabi.cmake $(CMAKE_GEN) \
 		-DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
 	@cmake --build $(BUILD_FW) -j $(JOBS)
-endif
 
 # Flash and RAM of each board's firmware; fails when the Blue Pill build
 # exceeds its budget of 24 KiB flash / 8 KiB RAM (also a ctest gate).
