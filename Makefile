@@ -46,8 +46,10 @@ demo: host
 
 # Every test, lint gate included, is a ctest test, so the run ends with ctest's
 # summary line. The optimised tree is built too: -O2 finds warnings -O0 misses.
+# --no-tests=error: a tree that registers no test at all (a renamed file, a
+# broken configure) fails instead of passing with nothing run.
 test: host host-asan firmware
-	@cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD_ASAN) && ctest --no-tests=error --output-on-failure -j $(JOBS)
 
 # libFuzzer targets (tests/fuzz, clang; docs/fuzzing.md). `make test` runs a
 # short smoke of each as ctest tests fuzz.<target>; `make fuzz` runs each for
