@@ -629,7 +629,10 @@ static void console_session(bytes *b, uint32_t length)
     frame_put_u32(payload, length);
     put_frame(b, FRAME_BEGIN, seq++, payload, 4);
     for (uint32_t at = 0; at < length; at += FRAME_DATA_MAX) {
-        uint32_t n = length - at < FRAME_DATA_MAX ? length - at : FRAME_DATA_MAX;
+        uint32_t n = length - at; /* at least 1: at < length */
+        if (n > FRAME_DATA_MAX) {
+            n = FRAME_DATA_MAX;
+        }
         frame_put_u32(payload, at);
         for (uint32_t i = 0; i < n; i++) {
             payload[4 + i] = (uint8_t)(at + i);
