@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Flash and RAM of every board's firmware, and the Blue Pill's budget:
-# 24 KiB of flash and 8 KiB of RAM (issue 5), so that the very same
-# firmware also fits QEMU's 8 KiB machine.
+# Flash and RAM of every board's firmware, each checked against its board's
+# limit:
+#
+# - bluepill: the project's budget of 24 KiB of flash and 8 KiB of RAM
+#   (issue 5), well inside the STM32F103C8's 64 KiB / 20 KiB, so that the
+#   very same firmware also fits QEMU's 8 KiB machine;
+# - qemu-vldiscovery: the machine it runs on, QEMU's stm32vldiscovery
+#   (STM32F100RB): 128 KiB of flash and 8 KiB of RAM. This build carries
+#   semihosting and the EEPROM-as-a-file code besides the application, so the
+#   Blue Pill's flash budget is not its limit; the RAM is the machine's.
+#
+# A board built but missing from the table below, or in the table but not
+# built, is a failure: no board goes unchecked.
 #
 # usage: size.sh FIRMWARE_BUILD_DIR [--check]
 # RAM counts .data, .bss and the stack (a section of its own, see
@@ -10,10 +20,15 @@
 set -euo pipefail
 dir=${1:?usage: size.sh FIRMWARE_BUILD_DIR [--check]}
 check=${2:-}
-flash_budget=$((24 * 1024))
-ram_budget=$((8 * 1024))
+
+declare -A flash_limit=([bluepill]=$((24 * 1024)) [qemu-vldiscovery]=$((128 * 1024)))
+declare -A ram_limit=([bluepill]=$((8 * 1024)) [qemu-vldiscovery]=$((8 * 1024)))
+declare -A why=([bluepill]="the Blue Pill's budget; docs/firmware.md says what to trim"
+                [qemu-vldiscovery]="QEMU's stm32vldiscovery machine")
 
 status=0
+declare -A seen=()
+report=()
 printf '%-18s %8s %8s   %s\n' board flash ram elf
 for elf in "$dir"/*/master.elf; do
     if [[ ! -f $elf ]]; then
@@ -21,31 +36,35 @@ for elf in "$dir"/*/master.elf; do
         exit 1
     fi
     board=$(basename "$(dirname "$elf")")
+    seen[$board]=1
     read -r text data bss _ < <(arm-none-eabi-size -B "$elf" | tail -n 1)
     flash=$((text + data))
     ram=$((data + bss))
     printf '%-18s %8d %8d   %s\n' "$board" "$flash" "$ram" "$elf"
-    if [[ $board == bluepill ]]; then
-        bluepill_flash=$flash
-        bluepill_ram=$ram
+    if [[ -z ${flash_limit[$board]:-} ]]; then
+        echo "size: no flash and RAM limits for board '$board': add them to $0" >&2
+        status=1
+        continue
+    fi
+    report+=("limit ($board): flash $flash of ${flash_limit[$board]} bytes, RAM $ram of ${ram_limit[$board]} bytes")
+    if ((flash > flash_limit[$board])); then
+        echo "size: the $board firmware needs $flash bytes of flash, over its limit of" \
+            "${flash_limit[$board]} (${why[$board]})" >&2
+        status=1
+    fi
+    if ((ram > ram_limit[$board])); then
+        echo "size: the $board firmware needs $ram bytes of RAM, over its limit of" \
+            "${ram_limit[$board]} (${why[$board]})" >&2
+        status=1
     fi
 done
-if [[ -z ${bluepill_flash:-} ]]; then
-    echo "size: the Blue Pill firmware ($dir/bluepill/master.elf) is missing" >&2
-    exit 1
-fi
-echo "budget (bluepill): flash $bluepill_flash of $flash_budget bytes," \
-    "RAM $bluepill_ram of $ram_budget bytes"
-if ((bluepill_flash > flash_budget)); then
-    echo "size: the Blue Pill firmware needs $bluepill_flash bytes of flash, over its" \
-        "budget of $flash_budget (docs/firmware.md says what to trim)" >&2
-    status=1
-fi
-if ((bluepill_ram > ram_budget)); then
-    echo "size: the Blue Pill firmware needs $bluepill_ram bytes of RAM, over its" \
-        "budget of $ram_budget (it must fit QEMU's 8 KiB)" >&2
-    status=1
-fi
+printf '%s\n' "${report[@]}"
+for board in "${!flash_limit[@]}"; do
+    if [[ -z ${seen[$board]:-} ]]; then
+        echo "size: the $board firmware ($dir/$board/master.elf) is missing" >&2
+        status=1
+    fi
+done
 if [[ $check == --check ]]; then
     exit $status
 fi

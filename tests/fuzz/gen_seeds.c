@@ -16,9 +16,7 @@
 #include "blsim_input.h"
 #include "client_session.h"
 #include "imagefile_input.h"
-#ifdef FUZZ_HAVE_FRAME
 #include "frame.h"
-#endif
 #include "stm32isp/container.h"
 
 #include <elf.h>
@@ -611,7 +609,6 @@ static void eeprom_seeds(void)
 /* ------------------------------------------------------------------------- */
 /* The console's load protocol                                                */
 
-#ifdef FUZZ_HAVE_FRAME
 static void put_frame(bytes *b, uint8_t type, uint8_t seq, const uint8_t *payload, size_t len)
 {
     uint8_t f[FRAME_MAX];
@@ -632,7 +629,10 @@ static void console_session(bytes *b, uint32_t length)
     frame_put_u32(payload, length);
     put_frame(b, FRAME_BEGIN, seq++, payload, 4);
     for (uint32_t at = 0; at < length; at += FRAME_DATA_MAX) {
-        uint32_t n = length - at < FRAME_DATA_MAX ? length - at : FRAME_DATA_MAX;
+        uint32_t n = length - at; /* at least 1: at < length */
+        if (n > FRAME_DATA_MAX) {
+            n = FRAME_DATA_MAX;
+        }
         frame_put_u32(payload, at);
         for (uint32_t i = 0; i < n; i++) {
             payload[4 + i] = (uint8_t)(at + i);
@@ -663,7 +663,6 @@ static void console_seeds(void)
     put_frame(&b, FRAME_ABORT, 3, NULL, 0);
     save_free("console", "noise-and-damage", &b);
 }
-#endif
 
 int main(int argc, char **argv)
 {
@@ -680,9 +679,7 @@ int main(int argc, char **argv)
     imagefile_seeds();
     session_seeds();
     eeprom_seeds();
-#ifdef FUZZ_HAVE_FRAME
     console_seeds();
-#endif
     if (failures != 0) {
         fprintf(stderr, "fuzz_seeds: %d seed(s) do not do what they should\n", failures);
         return 1;

@@ -6,21 +6,10 @@ fuzz_root=$(cd "$fuzz_here/../.." && pwd)
 FUZZ_BUILD=${FUZZ_BUILD:-$fuzz_root/build-fuzz}
 FUZZ_JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
-# The fuzzers this tree has: one fuzz_<target>.c each (the EEPROM one once
-# the driver and the model exist, the console one once the firmware's frame
-# parser does, as tests/fuzz/CMakeLists.txt decides).
+# The fuzzers this tree has: one fuzz_<target>.c each, the same list as
+# FUZZ_TARGETS in tests/fuzz/CMakeLists.txt.
 fuzz_targets() {
-    local t
-    for t in container imagefile client blsim eeprom console; do
-        if [[ $t == eeprom && ! ( -f $fuzz_root/lib/src/eeprom.c &&
-              -f $fuzz_root/sim/eeprom/CMakeLists.txt ) ]]; then
-            continue
-        fi
-        if [[ $t == console && ! -f $fuzz_root/firmware/app/frame.c ]]; then
-            continue
-        fi
-        echo "$t"
-    done
+    printf '%s\n' container imagefile client blsim eeprom console
 }
 
 # fuzz_build [TARGET...]: configures (once) the fuzz tree with clang and

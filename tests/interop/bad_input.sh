@@ -41,8 +41,11 @@ bad() {
 } >good.bin
 arm-none-eabi-objcopy -I binary -O ihex --change-addresses 0x08000000 good.bin good.hex
 arm-none-eabi-objcopy -I binary -O srec --change-addresses 0x08000000 good.bin good.srec
+# A real ELF to truncate: a copy of the .bin would test the raw-file path,
+# not a cut-off ELF, so a failed objcopy fails the test.
 arm-none-eabi-objcopy -I binary -O elf32-littlearm -B arm --change-addresses 0x08000000 \
-    good.bin good.elf 2>/dev/null || cp good.bin good.elf
+    good.bin good.elf || fail "arm-none-eabi-objcopy could not make good.elf"
+cmp -s -n 4 good.elf <(printf '\x7fELF') || fail "good.elf is not an ELF file"
 head -c $(($(stat -c %s good.hex) / 2)) good.hex >truncated.hex
 head -c $(($(stat -c %s good.srec) / 2)) good.srec >truncated.srec
 head -c 40 good.elf >truncated.elf

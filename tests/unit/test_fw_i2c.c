@@ -767,7 +767,6 @@ static void test_ops_table(void **state)
     assert_int_equal(back, 0x99);
 }
 
-#ifdef HAVE_STM32ISP_EEPROM
 /* The library's EEPROM driver on this bus: pages, write-cycle polling and
  * sequential reads, as the master will run them. */
 static void test_eeprom_driver_on_the_bus(void **state)
@@ -795,7 +794,6 @@ static void test_eeprom_driver_on_the_bus(void **state)
     x->f.sda_shorted = true;
     assert_int_equal(stm32isp_eeprom_read(&ee, 0, back, 16), STM32ISP_ERR_EEPROM_BUS);
 }
-#endif
 
 int main(void)
 {
@@ -817,9 +815,7 @@ int main(void)
         cmocka_unit_test_setup(test_another_driver_on_sda, setup),
         cmocka_unit_test_setup(test_bad_arguments, setup),
         cmocka_unit_test_setup(test_ops_table, setup),
-#ifdef HAVE_STM32ISP_EEPROM
         cmocka_unit_test_setup(test_eeprom_driver_on_the_bus, setup),
-#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
