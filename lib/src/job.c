@@ -340,6 +340,7 @@ static stm32isp_err begin(run *r)
     emit(r, STM32ISP_PHASE_CHECK_IMAGE, 1, 1);
     stm32isp_client_init(&job->client, cfg->ops, cfg->port, cfg->client);
     stm32isp_set_progress(&job->client, on_client_progress, r);
+    stm32isp_set_stop_flag(&job->client, cfg->stop);
     enter_phase(r, STM32ISP_PHASE_CONNECT);
     return connect_and_identify(r);
 }

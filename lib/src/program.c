@@ -603,11 +603,11 @@ static bool checksum_usable(const stm32isp_client *c, const stm32isp_program_opt
            write_align(c) % 4 == 0;
 }
 
-stm32isp_err stm32isp_verify_image(stm32isp_client *c, const stm32isp_image *image,
-                                   uint32_t *first_bad)
+static stm32isp_err verify_image(stm32isp_client *c, const stm32isp_image *image, bool by_reading,
+                                 uint32_t *first_bad)
 {
     stm32isp_program_report scratch_report = {0};
-    stm32isp_program_options defaults = {.verify = true};
+    stm32isp_program_options defaults = {.verify = true, .verify_by_reading = by_reading};
     job j = {.c = c,
              .image = image,
              .report = &scratch_report,
@@ -623,6 +623,18 @@ stm32isp_err stm32isp_verify_image(stm32isp_client *c, const stm32isp_image *ima
         *first_bad = j.first_bad;
     }
     return err;
+}
+
+stm32isp_err stm32isp_verify_image(stm32isp_client *c, const stm32isp_image *image,
+                                   uint32_t *first_bad)
+{
+    return verify_image(c, image, false, first_bad);
+}
+
+stm32isp_err stm32isp_verify_image_by_reading(stm32isp_client *c, const stm32isp_image *image,
+                                              uint32_t *first_bad)
+{
+    return verify_image(c, image, true, first_bad);
 }
 
 /* ------------------------------------------------------------------------- */

@@ -43,6 +43,12 @@ static bool speed_of(uint32_t baud, speed_t *speed)
     return false;
 }
 
+bool pc_serial_rate_supported(uint32_t baud)
+{
+    speed_t speed;
+    return speed_of(baud, &speed);
+}
+
 /* Unix98 pseudo-terminal slaves have majors 136 to 143 (devices.txt). */
 static bool is_pty(int fd)
 {
@@ -169,6 +175,29 @@ void pc_serial_close(pc_serial *s)
 /* ------------------------------------------------------------------------- */
 /* --reset-seq                                                                */
 
+/* Longer than any reset supervisor or boot delay a board needs. */
+#define MAX_DELAY_MS 10000u
+
+/* Decimal milliseconds, 1 to MAX_DELAY_MS. */
+static int parse_ms(const char *text, size_t len, uint16_t *out)
+{
+    unsigned v = 0;
+    if (len == 0 || len > 5) {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (unsigned)(text[i] - '0');
+    }
+    if (v == 0 || v > MAX_DELAY_MS) {
+        return -1;
+    }
+    *out = (uint16_t)v;
+    return 0;
+}
+
 static int parse_line(const char *text, size_t len, pc_line *l, char *err, size_t err_size)
 {
     line_init(l);
@@ -229,6 +258,7 @@ int pc_serial_set_reset_seq(pc_serial *s, const char *spec, char *err, size_t er
     pc_line boot0, nrst;
     line_init(&boot0);
     line_init(&nrst);
+    uint16_t pulse_ms = 0, wait_ms = 0;
     const char *p = spec;
     while (*p != '\0') {
         const char *end = strchr(p, ',');
@@ -240,12 +270,28 @@ int pc_serial_set_reset_seq(pc_serial *s, const char *spec, char *err, size_t er
         }
         size_t name_len = (size_t)(eq - p);
         pc_line *target = NULL;
+        uint16_t *delay = NULL;
+        if (name_len == 5 && strncmp(p, "pulse", 5) == 0) {
+            delay = &pulse_ms;
+        } else if (name_len == 4 && strncmp(p, "wait", 4) == 0) {
+            delay = &wait_ms;
+        }
+        if (delay != NULL) {
+            if (parse_ms(eq + 1, len - name_len - 1, delay) != 0) {
+                snprintf(err, err_size, "'%.*s': give milliseconds from 1 to %u, e.g. %.*s=50",
+                         (int)len, p, MAX_DELAY_MS, (int)name_len, p);
+                return -1;
+            }
+            p = end != NULL ? end + 1 : p + len;
+            continue;
+        }
         if (name_len == 5 && strncmp(p, "boot0", 5) == 0) {
             target = &boot0;
         } else if (name_len == 4 && strncmp(p, "nrst", 4) == 0) {
             target = &nrst;
         } else {
-            snprintf(err, err_size, "'%.*s': the signals are boot0 and nrst", (int)name_len, p);
+            snprintf(err, err_size, "'%.*s': the keys are boot0, nrst, pulse and wait",
+                     (int)name_len, p);
             return -1;
         }
         if (target->kind != PC_LINE_NONE) {
@@ -266,10 +312,19 @@ int pc_serial_set_reset_seq(pc_serial *s, const char *spec, char *err, size_t er
         snprintf(err, err_size, "boot0 and nrst cannot share one modem line");
         return -1;
     }
+    if ((boot0.kind != PC_LINE_GPIO || nrst.kind != PC_LINE_GPIO) && s->fd >= 0 && is_pty(s->fd)) {
+        snprintf(err, err_size,
+                 "%s is a pseudo-terminal: it has no modem lines (RTS, DTR) to drive BOOT0 "
+                 "and NRST",
+                 s->path);
+        return -1;
+    }
     line_release(&s->boot0);
     line_release(&s->nrst);
     s->boot0 = boot0;
     s->nrst = nrst;
+    s->reset_pulse_ms = pulse_ms;
+    s->boot_wait_ms = wait_ms;
     return 0;
 }
 

@@ -38,6 +38,9 @@ typedef struct pc_serial {
     uint32_t baud;
     char path[256];
     pc_line boot0, nrst;
+    /* From --reset-seq's pulse= and wait= (ms); 0 where not given: the
+     * library's defaults (stm32isp_config.reset_pulse_ms, boot_wait_ms). */
+    uint16_t reset_pulse_ms, boot_wait_ms;
     /* Optional: receives the library's log lines (see port.h). */
     void (*log)(void *ctx, stm32isp_log_level level, const char *msg);
     void *log_ctx;
@@ -54,19 +57,27 @@ typedef struct pc_serial {
 int pc_serial_open(pc_serial *s, const char *path, uint32_t baud, char *err, size_t err_size);
 void pc_serial_close(pc_serial *s);
 
+/* The rates pc_serial_open() takes: 1200 to 921600 baud, the standard ones. */
+bool pc_serial_rate_supported(uint32_t baud);
+#define PC_SERIAL_RATES                                                                            \
+    "1200 2400 4800 9600 19200 38400 57600 115200 230400 460800 500000 576000 921600"
+
 /* Switches an open port to no parity (8N1), as the master's console uses.
  * Returns 0, or -1 with errno set. */
 int pc_serial_set_8n1(pc_serial *s);
 
 /*
  * Wiring of BOOT0 and NRST, e.g. "nrst=rts,boot0=!dtr" or
- * "nrst=gpio:gpiochip0:17,boot0=gpio:gpiochip0:27". LINE is rts, dtr or
+ * "nrst=gpio:gpiochip0:17,boot0=gpio:gpiochip0:27", and optionally the
+ * reset's timing: "pulse=MS" (NRST held low) and "wait=MS" (from NRST's
+ * release to the first byte), 1 to 10000 ms each. LINE is rts, dtr or
  * gpio:CHIP:OFFSET, with '!' in front when an inverter (a transistor) sits
  * between the line and the target pin. Polarity, without '!': the modem
  * pins RTS# and DTR# are active low, so "on" drives them low and "nrst=rts"
  * holds the target in reset while RTS is on; a GPIO's level is the target
- * pin's level (an NRST GPIO is an open-drain output). Returns 0, or -1 with
- * the reason in err.
+ * pin's level (an NRST GPIO is an open-drain output). Modem lines on a
+ * pseudo-terminal are refused (a pty has none); call it after
+ * pc_serial_open() for that check. Returns 0, or -1 with the reason in err.
  */
 int pc_serial_set_reset_seq(pc_serial *s, const char *spec, char *err, size_t err_size);
 bool pc_serial_has_reset_lines(const pc_serial *s);

@@ -50,6 +50,9 @@ typedef struct stm32isp_job_config {
      * WRITE, VERIFY, PROTECT, START. May be NULL. */
     stm32isp_progress_fn progress;
     void *progress_ctx;
+    /* May be NULL. Once it reads true the job sends no further command and
+     * ends with CANCELLED (stm32isp_set_stop_flag): a PC's Ctrl-C. */
+    const volatile bool *stop;
 } stm32isp_job_config;
 
 /* What a run did; filled in whatever the outcome. */

@@ -92,9 +92,13 @@ stm32isp_err stm32isp_erase_for_image(stm32isp_client *c, const stm32isp_image *
                                       stm32isp_erase_mode mode, stm32isp_program_report *report);
 stm32isp_err stm32isp_write_image(stm32isp_client *c, const stm32isp_image *image, bool erased,
                                   stm32isp_program_report *report);
-/* VERIFY when the flash differs; *first_bad gets the first differing address. */
+/* VERIFY when the flash differs; *first_bad gets the first differing address
+ * (with Get Checksum where the target offers it, else reading back). */
 stm32isp_err stm32isp_verify_image(stm32isp_client *c, const stm32isp_image *image,
                                    uint32_t *first_bad);
+/* The same, always reading every block back. */
+stm32isp_err stm32isp_verify_image_by_reading(stm32isp_client *c, const stm32isp_image *image,
+                                              uint32_t *first_bad);
 
 /* Reads `len` bytes from `address` into a caller's sink, block by block. */
 stm32isp_err stm32isp_read_memory(stm32isp_client *c, uint32_t address, uint32_t len,
