@@ -315,15 +315,17 @@ static void run_one(const scenario *sc, uint32_t seed, baseline *base, tally *t,
                 seed);
     }
     if (verbose) {
-        fprintf(stderr,
-                "%s seed %u (%s, %s): %s; flips %llu drops %llu inserts %llu nacks %llu resets "
-                "%llu, eeprom %llu; retries %u resyncs %u resets %u\n",
-                sc->name, seed, bcfg.device->name, seed % 2 != 0 ? "ram-crc" : "read-back",
-                stm32isp_err_name(e), (unsigned long long)st->faults_bit_flips,
-                (unsigned long long)st->faults_drops, (unsigned long long)st->faults_inserts,
-                (unsigned long long)st->faults_nacks, (unsigned long long)st->faults_resets,
-                (unsigned long long)eesim_faults_injected(ee.model), result.link.retries,
-                result.link.resyncs, result.link.resets);
+        fprintf(
+            stderr,
+            "%s seed %u (%s, %s): %s in %s; flips %llu drops %llu inserts %llu nacks %llu resets "
+            "%llu, eeprom %llu; retries %u resyncs %u resets %u\n",
+            sc->name, seed, bcfg.device->name, seed % 2 != 0 ? "ram-crc" : "read-back",
+            stm32isp_err_name(e), stm32isp_phase_name(result.phase),
+            (unsigned long long)st->faults_bit_flips, (unsigned long long)st->faults_drops,
+            (unsigned long long)st->faults_inserts, (unsigned long long)st->faults_nacks,
+            (unsigned long long)st->faults_resets,
+            (unsigned long long)eesim_faults_injected(ee.model), result.link.retries,
+            result.link.resyncs, result.link.resets);
     }
 
     /* The faults go away (the master comes back, the EEPROM and the line
