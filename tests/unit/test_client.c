@@ -869,9 +869,8 @@ static void test_write_whose_ack_was_lost_is_read_back_and_kept(void **state)
     (void)state;
     write_rig w;
     write_rig_open(&w, 31);
-    char spec[64];
-    snprintf(spec, sizeof spec, "nack=%llu", (unsigned long long)(w.acks + 3 * 2 + 3));
-    write_rig_faults(&w, spec); /* the third block's final ACK */
+    blsim_faults f = {.nack_at_ack = (uint32_t)w.acks + 3 * 2 + 3}; /* the third block's last */
+    blsim_set_faults(w.r.sim, &f);
     assert_int_equal(stm32isp_write_image(&w.r.client, &w.image, true, &w.rep), STM32ISP_OK);
     const blsim_stats *st = blsim_get_stats(w.r.sim);
     assert_int_equal(st->faults_nacks, 1);
@@ -890,9 +889,8 @@ static void test_write_that_did_not_land_is_sent_again(void **state)
     (void)state;
     write_rig w;
     write_rig_open(&w, 32);
-    char spec[64];
-    snprintf(spec, sizeof spec, "nack=%llu", (unsigned long long)(w.acks + 3 * 5 + 2));
-    write_rig_faults(&w, spec); /* the sixth block's address ACK */
+    blsim_faults f = {.nack_at_ack = (uint32_t)w.acks + 3 * 5 + 2}; /* the sixth's address */
+    blsim_set_faults(w.r.sim, &f);
     assert_int_equal(stm32isp_write_image(&w.r.client, &w.image, true, &w.rep), STM32ISP_OK);
     const blsim_stats *st = blsim_get_stats(w.r.sim);
     assert_int_equal(st->faults_nacks, 1);
@@ -952,9 +950,8 @@ static void test_write_cut_by_a_reset_is_repaired(void **state)
     (void)state;
     write_rig w;
     write_rig_open(&w, 35);
-    char spec[64];
-    snprintf(spec, sizeof spec, "reset-cmd=%llu", (unsigned long long)(w.commands + 6));
-    write_rig_faults(&w, spec); /* the sixth block */
+    blsim_faults f = {.reset_in_command = (uint32_t)w.commands + 6}; /* the sixth block */
+    blsim_set_faults(w.r.sim, &f);
     assert_int_equal(stm32isp_write_image(&w.r.client, &w.image, true, &w.rep), STM32ISP_OK);
     const blsim_stats *st = blsim_get_stats(w.r.sim);
     assert_int_equal(st->faults_resets, 1);
@@ -999,11 +996,8 @@ static void test_erase_whose_ack_was_lost_is_sent_again(void **state)
     rig r;
     rig_open(&r, "f072", 64, true, NULL);
     assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
-    char spec[64];
-    blsim_faults f = {0};
-    snprintf(spec, sizeof spec, "nack=%llu",
-             (unsigned long long)(blsim_get_stats(r.sim)->acks + 2));
-    assert_int_equal(blsim_faults_parse(spec, &f, NULL, 0), 0);
+    /* The erase's second ACK, sent once the pages are erased. */
+    blsim_faults f = {.nack_at_ack = (uint32_t)blsim_get_stats(r.sim)->acks + 2};
     blsim_set_faults(r.sim, &f);
     const uint16_t pages[3] = {4, 5, 9};
     assert_int_equal(stm32isp_cmd_erase_units(&r.client, pages, 3), STM32ISP_OK);
