@@ -19,7 +19,6 @@
 #define ERASE_BATCH     32u /* units handed to stm32isp_cmd_erase_units at once */
 #define NO_ADDRESS      0xFFFFFFFFu
 #define CHECKSUM_SPAN   (16u * 1024u) /* bytes per Get Checksum: bounds the re-read on a mismatch */
-#define SETTLE_READS    8u            /* reads of a frame remembered to find two that agree */
 
 /* ------------------------------------------------------------------------- */
 /* Walking the image                                                          */
@@ -301,17 +300,6 @@ static stm32isp_err read_block(stm32isp_client *c, uint32_t address, uint8_t *bu
     return err;
 }
 
-/* A 32-bit FNV-1a digest: enough to tell whether two reads of a block agree
- * without a third 256-byte buffer. */
-static uint32_t digest(const uint8_t *p, uint32_t len)
-{
-    uint32_t h = 2166136261u;
-    for (uint32_t i = 0; i < len; i++) {
-        h = (h ^ p[i]) * 16777619u;
-    }
-    return h;
-}
-
 /* What a block of flash holds, as far as reads through line noise tell. */
 typedef enum block_state {
     BLOCK_EQUAL,   /* the expected bytes */
@@ -324,32 +312,27 @@ typedef enum block_state {
  * stm32isp_frame_size(), and settles what it holds. Read Memory carries no
  * checksum, so line noise looks like a flash difference; but noise does
  * not turn a frame into exactly the expected bytes, nor into exactly all
- * 0xFF: either is believed at once, anything else only once two reads of
- * the frame agree. A frame may fail block_attempts() times (link errors
- * and reads that settle nothing); then the link error, or TIMEOUT.
+ * 0xFF: either is believed at once, anything else only once two reads in
+ * a row agree (the previous one waits in c->frame, free while reading). A
+ * frame may fail block_attempts() times (link errors and reads that settle
+ * nothing); then the link error, or TIMEOUT.
  */
 static stm32isp_err read_settled(stm32isp_client *c, uint32_t address, const uint8_t *expect,
                                  uint32_t len, block_state *state)
 {
-    bool equal = true, erased = true;
-    uint32_t seen[SETTLE_READS];
-    unsigned reads = 0, failures = 0;
+    bool equal = true, erased = true, have_previous = false;
+    unsigned failures = 0;
     for (uint32_t at = 0; at < len;) {
         uint32_t n = len - at < stm32isp_frame_size(c) ? len - at : stm32isp_frame_size(c);
         uint8_t *got = c->compare + at;
         bool same = false, blank = false, settled = false;
         stm32isp_err err = stm32isp_cmd_read(c, address + at, got, n);
         if (err == STM32ISP_OK) {
-            uint32_t d = digest(got, n) ^ n;
             same = memcmp(got, expect + at, n) == 0;
             blank = all_erased(got, n);
-            settled = same || blank;
-            for (unsigned k = 0; k < reads; k++) {
-                settled = settled || seen[k] == d;
-            }
-            if (reads < SETTLE_READS) {
-                seen[reads++] = d;
-            }
+            settled = same || blank || (have_previous && memcmp(got, c->frame, n) == 0);
+            memcpy(c->frame, got, n);
+            have_previous = true;
         } else if (!link_error(err) && err != STM32ISP_ERR_ADDRESS &&
                    err != STM32ISP_ERR_READ_PROTECTED) {
             return err;
@@ -358,7 +341,7 @@ static stm32isp_err read_settled(stm32isp_client *c, uint32_t address, const uin
             equal = equal && same;
             erased = erased && blank;
             at += n;
-            reads = 0;
+            have_previous = false;
             failures = 0;
             continue;
         }
