@@ -394,7 +394,9 @@ stm32isp_err stm32isp_cmd_get(stm32isp_client *c)
     c->target.erase_opcode = has_ext_erase ? AN3155_CMD_EXTENDED_ERASE
                              : has_erase   ? AN3155_CMD_ERASE
                                            : 0;
-    return STM32ISP_OK;
+    /* Every bootloader offers one of them: a list without is one that noise
+     * damaged (the reply has no checksum), to be asked for again. */
+    return c->target.erase_opcode != 0 ? STM32ISP_OK : STM32ISP_ERR_BAD_REPLY;
 }
 
 stm32isp_err stm32isp_cmd_get_version(stm32isp_client *c, uint8_t *version, uint8_t options[2])
