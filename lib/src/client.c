@@ -32,6 +32,10 @@
  * longest frame a bootloader may be waiting to complete (a Write: 258). */
 #define RECOVERY_BURST  64u
 #define RECOVERY_ROUNDS 5u
+/* Frame sizes: 256 >> MAX_FRAME_SHIFT at the least, one step up after
+ * FRAMES_TO_GROW clean frames in a row. */
+#define MAX_FRAME_SHIFT 2u
+#define FRAMES_TO_GROW  8u
 
 /* ------------------------------------------------------------------------- */
 /* Port access                                                               */
@@ -342,6 +346,33 @@ stm32isp_err stm32isp_recover(stm32isp_client *c)
 /* ------------------------------------------------------------------------- */
 /* Commands                                                                   */
 
+uint32_t stm32isp_frame_size(const stm32isp_client *c)
+{
+    return AN3155_MAX_TRANSFER >> c->frame_shift;
+}
+
+void stm32isp_note_frame(stm32isp_client *c, bool delivered)
+{
+    if (delivered) {
+        if (c->frame_shift > 0 && ++c->clean_frames >= FRAMES_TO_GROW) {
+            c->frame_shift--;
+            c->clean_frames = 0;
+        }
+    } else {
+        c->clean_frames = 0;
+        if (c->frame_shift < MAX_FRAME_SHIFT) {
+            c->frame_shift++;
+        }
+    }
+}
+
+/* Every Read and Write Memory tells how the line carries frames. */
+static stm32isp_err note_frame(stm32isp_client *c, stm32isp_err err)
+{
+    stm32isp_note_frame(c, err == STM32ISP_OK);
+    return err;
+}
+
 bool stm32isp_offers(const stm32isp_client *c, uint8_t opcode)
 {
     for (unsigned i = 0; i < c->target.command_count; i++) {
@@ -382,7 +413,9 @@ stm32isp_err stm32isp_cmd_get(stm32isp_client *c)
     c->target.erase_opcode = has_ext_erase ? AN3155_CMD_EXTENDED_ERASE
                              : has_erase   ? AN3155_CMD_ERASE
                                            : 0;
-    return STM32ISP_OK;
+    /* Every bootloader offers one of them: a list without is one that noise
+     * damaged (the reply has no checksum), to be asked for again. */
+    return c->target.erase_opcode != 0 ? STM32ISP_OK : STM32ISP_ERR_BAD_REPLY;
 }
 
 stm32isp_err stm32isp_cmd_get_version(stm32isp_client *c, uint8_t *version, uint8_t options[2])
@@ -427,11 +460,8 @@ stm32isp_err stm32isp_cmd_get_id(stm32isp_client *c, uint16_t *pid)
     return STM32ISP_OK;
 }
 
-stm32isp_err stm32isp_cmd_read(stm32isp_client *c, uint32_t address, uint8_t *buf, size_t len)
+static stm32isp_err cmd_read(stm32isp_client *c, uint32_t address, uint8_t *buf, size_t len)
 {
-    if (len == 0 || len > AN3155_MAX_TRANSFER) {
-        return STM32ISP_ERR_INVALID_ARG;
-    }
     /* A NACK right after the opcode is how readout protection shows. */
     stm32isp_err err = send_opcode(c, AN3155_CMD_READ_MEMORY, STM32ISP_ERR_READ_PROTECTED);
     if (err != STM32ISP_OK) {
@@ -451,18 +481,22 @@ stm32isp_err stm32isp_cmd_read(stm32isp_client *c, uint32_t address, uint8_t *bu
     return recv_bytes(c, buf, len, stm32isp_reply_timeout_ms(c, (uint32_t)len, 0));
 }
 
+stm32isp_err stm32isp_cmd_read(stm32isp_client *c, uint32_t address, uint8_t *buf, size_t len)
+{
+    if (len == 0 || len > AN3155_MAX_TRANSFER) {
+        return STM32ISP_ERR_INVALID_ARG;
+    }
+    return note_frame(c, cmd_read(c, address, buf, len));
+}
+
 static uint32_t write_work_ms(const stm32isp_client *c)
 {
     /* Before identification assume a slow part. */
     return c->target.device != NULL ? stm32isp_device_write256_ms_max(c->target.device) : 100u;
 }
 
-stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data,
-                                size_t len)
+static stm32isp_err cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data, size_t len)
 {
-    if (len == 0 || len > AN3155_MAX_TRANSFER) {
-        return STM32ISP_ERR_INVALID_ARG;
-    }
     stm32isp_err err = send_opcode(c, AN3155_CMD_WRITE_MEMORY, STM32ISP_ERR_WRITE_FAILED);
     if (err != STM32ISP_OK) {
         return err;
@@ -479,6 +513,15 @@ stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint
     }
     return expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)len + 3, write_work_ms(c)),
                       STM32ISP_ERR_WRITE_FAILED);
+}
+
+stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data,
+                                size_t len)
+{
+    if (len == 0 || len > AN3155_MAX_TRANSFER) {
+        return STM32ISP_ERR_INVALID_ARG;
+    }
+    return note_frame(c, cmd_write(c, address, data, len));
 }
 
 stm32isp_err stm32isp_cmd_go(stm32isp_client *c, uint32_t address)
@@ -507,12 +550,21 @@ static uint32_t mass_erase_ms(const stm32isp_client *c)
     return c->target.device != NULL ? stm32isp_device_mass_erase_ms_max(c->target.device) : 40000u;
 }
 
-/* One Erase / Extended Erase command for up to UNITS_PER_ERASE_COMMAND units. */
-static stm32isp_err erase_chunk(stm32isp_client *c, const uint16_t *units, size_t count)
+/* One Erase / Extended Erase command for up to UNITS_PER_ERASE_COMMAND
+ * units, or with `units` NULL the global erase (0x43 FF 00, 0x44 FFFF 00). */
+static stm32isp_err erase_once(stm32isp_client *c, const uint16_t *units, size_t count)
 {
     uint8_t body[2 + 2 * UNITS_PER_ERASE_COMMAND];
     size_t len = 0;
-    if (c->target.erase_opcode == AN3155_CMD_ERASE) {
+    bool ext = c->target.erase_opcode == AN3155_CMD_EXTENDED_ERASE;
+    uint32_t work = units == NULL ? mass_erase_ms(c) : (uint32_t)count * unit_erase_ms(c);
+    if (units == NULL) {
+        /* 0x43's global code FF 00 has no checksum; 0x44's FFFF has 00. */
+        body[len++] = 0xFF;
+        body[len++] = ext ? 0xFF : 0x00;
+        body[len] = 0x00;
+        len += ext ? 1u : 0u;
+    } else if (!ext) {
         body[len++] = (uint8_t)(count - 1);
         for (size_t i = 0; i < count; i++) {
             if (units[i] > 0xFF) {
@@ -529,47 +581,50 @@ static stm32isp_err erase_chunk(stm32isp_client *c, const uint16_t *units, size_
         }
     }
     stm32isp_err err = send_opcode(c, c->target.erase_opcode, STM32ISP_ERR_ERASE_FAILED);
-    if (err != STM32ISP_OK) {
-        return err;
+    if (err == STM32ISP_OK) {
+        err = units == NULL ? send_bytes(c, body, len) : send_with_xor(c, body, len);
     }
-    if ((err = send_with_xor(c, body, len)) != STM32ISP_OK) {
-        return err;
+    if (err == STM32ISP_OK) {
+        err = expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)len + 2, work),
+                         STM32ISP_ERR_ERASE_FAILED);
     }
-    uint32_t work = (uint32_t)count * unit_erase_ms(c);
-    return expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)len + 2, work),
-                      STM32ISP_ERR_ERASE_FAILED);
+    return err;
 }
 
-/* Only link trouble is worth another try: a NACK for a reason the target
- * stands by (protection, bad page number) would just repeat. Returns OK when
- * the link is back and the command may be sent again. */
-static stm32isp_err recover_if_link_error(stm32isp_client *c, stm32isp_err err)
-{
-    return err == STM32ISP_ERR_TIMEOUT || err == STM32ISP_ERR_BAD_REPLY ? stm32isp_recover(c) : err;
-}
-
-stm32isp_err stm32isp_cmd_erase_units(stm32isp_client *c, const uint16_t *units, size_t count)
+/*
+ * Erasing is idempotent, so a failed command is sent again after a
+ * recovery of the framing, a NACK included: the client refuses protected
+ * targets before it erases, so a NACK here is a frame that noise damaged
+ * (and a target that means it says it again, within the retries).
+ */
+static stm32isp_err erase_retried(stm32isp_client *c, const uint16_t *units, size_t count)
 {
     if (c->target.erase_opcode == 0) {
         return STM32ISP_ERR_UNSUPPORTED;
     }
+    stm32isp_err err;
+    for (unsigned attempt = 0;; attempt++) {
+        err = erase_once(c, units, count);
+        if (err == STM32ISP_OK || err == STM32ISP_ERR_PORT || err == STM32ISP_ERR_UNSUPPORTED ||
+            attempt >= c->cfg.command_retries) {
+            break;
+        }
+        c->stats.retries++;
+        if (stm32isp_recover(c) != STM32ISP_OK) {
+            break;
+        }
+    }
+    return err == STM32ISP_ERR_TIMEOUT || err == STM32ISP_ERR_BAD_REPLY ? STM32ISP_ERR_ERASE_FAILED
+                                                                        : err;
+}
+
+stm32isp_err stm32isp_cmd_erase_units(stm32isp_client *c, const uint16_t *units, size_t count)
+{
     for (size_t done = 0; done < count;) {
         size_t n = count - done < UNITS_PER_ERASE_COMMAND ? count - done : UNITS_PER_ERASE_COMMAND;
-        stm32isp_err err = STM32ISP_ERR_TIMEOUT;
-        /* Erasing is idempotent, so a failed chunk is simply sent again. */
-        for (unsigned attempt = 0; attempt <= c->cfg.command_retries; attempt++) {
-            if (attempt > 0) {
-                c->stats.retries++;
-            }
-            err = erase_chunk(c, units + done, n);
-            if (err == STM32ISP_OK || recover_if_link_error(c, err) != STM32ISP_OK) {
-                break;
-            }
-        }
+        stm32isp_err err = erase_retried(c, units + done, n);
         if (err != STM32ISP_OK) {
-            return err == STM32ISP_ERR_TIMEOUT || err == STM32ISP_ERR_BAD_REPLY
-                       ? STM32ISP_ERR_ERASE_FAILED
-                       : err;
+            return err;
         }
         done += n;
         if (c->progress != NULL) {
@@ -581,20 +636,7 @@ stm32isp_err stm32isp_cmd_erase_units(stm32isp_client *c, const uint16_t *units,
 
 stm32isp_err stm32isp_cmd_mass_erase(stm32isp_client *c)
 {
-    static const uint8_t global_43[2] = {AN3155_ERASE_GLOBAL, 0x00};
-    static const uint8_t global_44[3] = {0xFF, 0xFF, 0x00};
-    if (c->target.erase_opcode == 0) {
-        return STM32ISP_ERR_UNSUPPORTED;
-    }
-    bool ext = c->target.erase_opcode == AN3155_CMD_EXTENDED_ERASE;
-    stm32isp_err err = send_opcode(c, c->target.erase_opcode, STM32ISP_ERR_ERASE_FAILED);
-    if (err == STM32ISP_OK) {
-        err = ext ? send_bytes(c, global_44, 3) : send_bytes(c, global_43, 2);
-    }
-    if (err == STM32ISP_OK) {
-        err = expect_ack(c, stm32isp_reply_timeout_ms(c, 4, mass_erase_ms(c)),
-                         STM32ISP_ERR_ERASE_FAILED);
-    }
+    stm32isp_err err = erase_retried(c, NULL, 0);
     if (err == STM32ISP_OK && c->progress != NULL) {
         c->progress(c->progress_ctx, STM32ISP_PHASE_ERASE, 1, 1);
     }
@@ -667,8 +709,8 @@ static stm32isp_err read_flash_size(stm32isp_client *c)
     uint32_t probe = size_reg != 0 ? size_reg : stm32isp_device_flash_base(d);
     size_t len = size_reg != 0 ? 2 : 1;
     stm32isp_err err = stm32isp_cmd_read(c, probe, kb, len);
-    if (err == STM32ISP_ERR_READ_PROTECTED) {
-        /* One NACK may be line noise; protection NACKs every time. */
+    /* A NACK or two may be line noise; protection NACKs every time. */
+    for (unsigned again = 0; err == STM32ISP_ERR_READ_PROTECTED && again < 2; again++) {
         err = stm32isp_sync(c);
         if (err == STM32ISP_OK) {
             err = stm32isp_cmd_read(c, probe, kb, len);
@@ -742,13 +784,12 @@ stm32isp_err stm32isp_connect(stm32isp_client *c)
     if (err == STM32ISP_OK) {
         err = stm32isp_sync(c);
     }
-    /* Identification is a few short commands: one recovery is worth it when
-     * noise hit them. */
+    /* Identification is a few short commands: a recovery is worth it when
+     * noise hit them, whatever it made of a reply (a NACK on the UID read
+     * looks like protection, a flipped PID like an unknown part). */
     for (unsigned attempt = 0; err == STM32ISP_OK; attempt++) {
         err = identify(c);
-        if (err == STM32ISP_OK || attempt >= c->cfg.command_retries ||
-            (err != STM32ISP_ERR_TIMEOUT && err != STM32ISP_ERR_BAD_REPLY &&
-             err != STM32ISP_ERR_NACK)) {
+        if (err == STM32ISP_OK || attempt >= c->cfg.command_retries || err == STM32ISP_ERR_PORT) {
             break;
         }
         c->stats.retries++;

@@ -6,9 +6,6 @@
 
 #include <string.h>
 
-/* Read-back passes before a CRC mismatch is taken for a wrong flash. */
-#define READBACK_PASSES 3
-
 /* Everything a run needs to keep between steps, on the caller's stack. */
 typedef struct run {
     stm32isp_job *job;
@@ -115,32 +112,26 @@ static int crc_sink(void *ctx, const uint8_t *data, uint32_t len)
 
 /*
  * Reads every programmed byte back and compares the CRC-32 of the segments
- * laid end to end with the container's payload CRC. The EEPROM is not read
- * again: what the flash holds is compared with what was checked before
- * anything was erased, so neither a bad EEPROM read during programming nor
- * a write the target dropped can pass.
+ * laid end to end with the container's payload CRC. What the flash holds is
+ * compared with what was checked before anything was erased, so neither a
+ * bad EEPROM read during programming nor a write the target dropped can
+ * pass. Read Memory replies carry no checksum: the library reads a block
+ * again until it equals the image or two reads agree
+ * (stm32isp_read_back_image()), so line noise does not look like a wrong
+ * flash.
  */
 static stm32isp_err verify_against_container(run *r)
 {
-    const stm32isp_container *ct = &r->job->container;
-    /* Read Memory replies carry no checksum: line noise on the way back
-     * looks like a wrong flash. Noise does not repeat itself, a wrong flash
-     * does, so a mismatch is read again before it is believed. */
-    for (unsigned pass = 0; pass < READBACK_PASSES; pass++) {
-        r->crc = 0;
-        r->verified = 0;
-        for (uint16_t i = 0; i < ct->segment_count; i++) {
-            stm32isp_err err = stm32isp_read_memory(&r->job->client, ct->segments[i].address,
-                                                    ct->segments[i].length, crc_sink, r);
-            if (err != STM32ISP_OK) {
-                return err;
-            }
-        }
-        if (r->crc == ct->payload_crc) {
-            return STM32ISP_OK;
-        }
+    stm32isp_container *ct = &r->job->container;
+    stm32isp_image image;
+    stm32isp_container_image(ct, &image);
+    r->crc = 0;
+    r->verified = 0;
+    stm32isp_err err = stm32isp_read_back_image(&r->job->client, &image, crc_sink, r);
+    if (err == STM32ISP_OK && r->crc != ct->payload_crc) {
+        err = STM32ISP_ERR_VERIFY;
     }
-    return STM32ISP_ERR_VERIFY;
+    return source_cause(r->job, err);
 }
 
 /* Ends the RAM CRC program's run: into the application, or back into the
@@ -181,6 +172,14 @@ static stm32isp_err verify_in_ram(run *r, bool *done)
     stm32isp_err back = leave_ram_program(r, STM32ISP_RAMCRC_BOOTLOADER);
     *done = err == STM32ISP_ERR_VERIFY || back != STM32ISP_OK;
     return err == STM32ISP_ERR_VERIFY ? err : back;
+}
+
+/* The verify step: the RAM CRC program where it runs, else a read-back. */
+static stm32isp_err verify_flash(run *r)
+{
+    bool done;
+    stm32isp_err err = verify_in_ram(r, &done);
+    return done ? err : verify_against_container(r);
 }
 
 static stm32isp_err connect_and_identify(run *r)
@@ -261,9 +260,16 @@ static stm32isp_err program_and_verify(run *r)
         return STM32ISP_OK;
     }
     enter_phase(r, STM32ISP_PHASE_VERIFY);
-    bool done;
-    err = verify_in_ram(r, &done);
-    return done ? err : verify_against_container(r);
+    err = verify_flash(r);
+    if (err == STM32ISP_ERR_VERIFY) {
+        /* A block the target took wrongly (a frame that noise reshaped with
+         * its checksum still right, a stray command) or written from a
+         * misread EEPROM: compare every block with the image, write again
+         * what differs, and check the whole once more. */
+        err = stm32isp_repair_image(&job->client, &image, &r->result->program);
+        err = err == STM32ISP_OK ? verify_flash(r) : source_cause(job, err);
+    }
+    return err;
 }
 
 static stm32isp_err protect_and_start(run *r)
@@ -443,11 +449,7 @@ stm32isp_err stm32isp_job_verify(stm32isp_job *job, const stm32isp_job_config *c
         }
         if (err == STM32ISP_OK) {
             enter_phase(&r, STM32ISP_PHASE_VERIFY);
-            bool done;
-            err = verify_in_ram(&r, &done);
-            if (!done) {
-                err = verify_against_container(&r);
-            }
+            err = verify_flash(&r);
         }
         /* Released as after a probe: with reset lines the target runs its
          * application again; without, it stays in its bootloader. */

@@ -14,12 +14,11 @@
 
 #include <string.h>
 
-#define WINDOW            AN3155_MAX_TRANSFER
-#define DEFAULT_REPAIRS   2u
-#define ERASE_BATCH       32u /* units handed to stm32isp_cmd_erase_units at once */
-#define NO_ADDRESS        0xFFFFFFFFu
-#define CHECKSUM_SPAN     (16u * 1024u) /* bytes per Get Checksum: bounds the re-read on a mismatch */
-#define MAX_COMPARE_READS 4u            /* reads of a block that differs, before believing it */
+#define WINDOW          AN3155_MAX_TRANSFER
+#define DEFAULT_REPAIRS 2u
+#define ERASE_BATCH     32u /* units handed to stm32isp_cmd_erase_units at once */
+#define NO_ADDRESS      0xFFFFFFFFu
+#define CHECKSUM_SPAN   (16u * 1024u) /* bytes per Get Checksum: bounds the re-read on a mismatch */
 
 /* ------------------------------------------------------------------------- */
 /* Walking the image                                                          */
@@ -269,13 +268,20 @@ static bool link_error(stm32isp_err err)
     return err == STM32ISP_ERR_TIMEOUT || err == STM32ISP_ERR_BAD_REPLY;
 }
 
+/* Failures a block may see before it is given up: frames shrink on a
+ * noisy line, so there are more of them to fail. */
+static unsigned block_attempts(const stm32isp_client *c)
+{
+    return 2u * (c->cfg.command_retries + 1u);
+}
+
 /* Reads one block; link errors are retried after a recovery. A NACK is
  * retried too: a bit flip in the opcode or address shows as one, and the
  * target was found unprotected when it connected. */
 static stm32isp_err read_block(stm32isp_client *c, uint32_t address, uint8_t *buf, uint32_t len)
 {
     stm32isp_err err = STM32ISP_ERR_TIMEOUT;
-    for (unsigned attempt = 0; attempt <= c->cfg.command_retries; attempt++) {
+    for (unsigned attempt = 0; attempt < block_attempts(c); attempt++) {
         if (attempt > 0) {
             c->stats.retries++;
             /* Even after a NACK: noise may have made one of an ACK, and the
@@ -294,82 +300,113 @@ static stm32isp_err read_block(stm32isp_client *c, uint32_t address, uint8_t *bu
     return err;
 }
 
-/* A 32-bit FNV-1a digest: enough to tell whether two reads of a block agree
- * without a third 256-byte buffer. */
-static uint32_t digest(const uint8_t *p, uint32_t len)
-{
-    uint32_t h = 2166136261u;
-    for (uint32_t i = 0; i < len; i++) {
-        h = (h ^ p[i]) * 16777619u;
-    }
-    return h;
-}
+/* What a block of flash holds, as far as reads through line noise tell. */
+typedef enum block_state {
+    BLOCK_EQUAL,   /* the expected bytes */
+    BLOCK_ERASED,  /* all 0xFF (and something else was expected) */
+    BLOCK_DIFFERS, /* anything else, partly written ones included */
+} block_state;
 
 /*
- * Reads a block into c->compare and says whether it equals `expect`. Read
- * Memory data carries no checksum, so a line error looks like a flash
- * difference: a mismatch is believed only once two reads agree on it. An
- * exact match is believed at once (noise that turns wrong data into exactly
- * the right data is not a realistic event).
+ * Reads [address, address + len) into c->compare, in frames of
+ * stm32isp_frame_size(), and settles what it holds. Read Memory carries no
+ * checksum, so line noise looks like a flash difference; but noise does
+ * not turn a frame into exactly the expected bytes, nor into exactly all
+ * 0xFF: either is believed at once, anything else only once two reads in
+ * a row agree (the previous one waits in c->frame, free while reading). A
+ * frame may fail block_attempts() times (link errors and reads that settle
+ * nothing); then the link error, or TIMEOUT.
  */
-static stm32isp_err read_and_compare(stm32isp_client *c, uint32_t address, const uint8_t *expect,
-                                     uint32_t len, bool *equal)
+static stm32isp_err read_settled(stm32isp_client *c, uint32_t address, const uint8_t *expect,
+                                 uint32_t len, block_state *state)
 {
-    uint32_t previous = 0;
-    for (unsigned attempt = 0; attempt < MAX_COMPARE_READS; attempt++) {
-        stm32isp_err err = read_block(c, address, c->compare, len);
-        if (err != STM32ISP_OK) {
+    bool equal = true, erased = true, have_previous = false;
+    unsigned failures = 0;
+    for (uint32_t at = 0; at < len;) {
+        uint32_t n = len - at < stm32isp_frame_size(c) ? len - at : stm32isp_frame_size(c);
+        uint8_t *got = c->compare + at;
+        bool same = false, blank = false, settled = false;
+        stm32isp_err err = stm32isp_cmd_read(c, address + at, got, n);
+        if (err == STM32ISP_OK) {
+            same = memcmp(got, expect + at, n) == 0;
+            blank = all_erased(got, n);
+            settled = same || blank || (have_previous && memcmp(got, c->frame, n) == 0);
+            memcpy(c->frame, got, n);
+            have_previous = true;
+        } else if (!link_error(err) && err != STM32ISP_ERR_ADDRESS &&
+                   err != STM32ISP_ERR_READ_PROTECTED) {
             return err;
         }
-        if (memcmp(c->compare, expect, len) == 0) {
-            *equal = true;
-            return STM32ISP_OK;
+        if (settled) {
+            equal = equal && same;
+            erased = erased && blank;
+            at += n;
+            have_previous = false;
+            failures = 0;
+            continue;
         }
-        uint32_t d = digest(c->compare, len);
-        if (attempt > 0 && d == previous) {
-            break;
+        if (err == STM32ISP_OK) {
+            stm32isp_note_frame(c, false); /* delivered, but damaged */
         }
-        previous = d;
+        if (++failures >= block_attempts(c)) {
+            return err != STM32ISP_OK ? err : STM32ISP_ERR_TIMEOUT;
+        }
+        c->stats.retries++;
+        /* After a NACK too (noise may have made one of an ACK, and the
+         * target then still waits for the rest of the frame), and after
+         * damaged data (an inserted byte leaves the last one waiting). */
+        if ((err = stm32isp_recover(c)) != STM32ISP_OK) {
+            return err;
+        }
     }
-    *equal = false;
+    *state = equal ? BLOCK_EQUAL : erased ? BLOCK_ERASED : BLOCK_DIFFERS;
     return STM32ISP_OK;
 }
 
 /*
- * Writes one block. When a write fails, the block is read back: if it holds
- * the data the write went through (only its ACK was lost); if it is still
- * erased the write is sent again; anything else needs an erase first, which
- * is the caller's job (WRITE_FAILED).
+ * Writes one block, in frames of stm32isp_frame_size(). When a frame fails
+ * it is read back: if it holds the data, the write went through (only its
+ * ACK was lost); if it is still erased, it is sent again; anything else
+ * (the flash was not blank: a write that landed wrongly, a stray command)
+ * needs an erase first, which is the caller's job (WRITE_FAILED), as is a
+ * block that failed block_attempts() times.
  */
 static stm32isp_err write_block(stm32isp_client *c, uint32_t address, const uint8_t *data,
                                 uint32_t len)
 {
-    for (unsigned attempt = 0; attempt <= c->cfg.command_retries; attempt++) {
-        if (attempt > 0) {
-            c->stats.retries++;
-        }
-        stm32isp_err err = stm32isp_cmd_write(c, address, data, len);
-        if (err == STM32ISP_OK || err == STM32ISP_ERR_PORT || err == STM32ISP_ERR_CANCELLED) {
+    unsigned failures = 0;
+    for (uint32_t at = 0; at < len;) {
+        uint32_t n = len - at < stm32isp_frame_size(c) ? len - at : stm32isp_frame_size(c);
+        stm32isp_err err = stm32isp_cmd_write(c, address + at, data + at, n);
+        if (err == STM32ISP_ERR_PORT || err == STM32ISP_ERR_CANCELLED) {
             return err;
         }
-        /* Whatever went wrong, the target may still be in the middle of
-         * the frame (a NACK can be a damaged ACK): recover the framing. */
-        stm32isp_err r = stm32isp_recover(c);
-        if (r != STM32ISP_OK) {
-            return r;
+        if (err != STM32ISP_OK) {
+            if (++failures >= block_attempts(c)) {
+                return STM32ISP_ERR_WRITE_FAILED;
+            }
+            c->stats.retries++;
+            /* Whatever went wrong, the target may still be in the middle of
+             * the frame (a NACK can be a damaged ACK): recover the framing. */
+            stm32isp_err r = stm32isp_recover(c);
+            block_state state = BLOCK_ERASED;
+            if (r == STM32ISP_OK) {
+                r = read_settled(c, address + at, data + at, n, &state);
+            }
+            if (r == STM32ISP_ERR_PORT || r == STM32ISP_ERR_NO_SYNC ||
+                r == STM32ISP_ERR_CANCELLED) {
+                return r;
+            }
+            if (r == STM32ISP_OK && state == BLOCK_DIFFERS) {
+                return STM32ISP_ERR_WRITE_FAILED;
+            }
+            if (r != STM32ISP_OK || state == BLOCK_ERASED) {
+                continue; /* not written, or not known: send it again */
+            }
         }
-        bool equal;
-        if ((r = read_and_compare(c, address, data, len, &equal)) != STM32ISP_OK) {
-            return r;
-        }
-        if (equal) {
-            return STM32ISP_OK;
-        }
-        if (!all_erased(c->compare, len)) {
-            return STM32ISP_ERR_WRITE_FAILED;
-        }
+        at += n;
     }
-    return STM32ISP_ERR_WRITE_FAILED;
+    return STM32ISP_OK;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -490,11 +527,11 @@ static stm32isp_err verify_range(job *j, uint32_t lo, uint32_t hi, uint32_t *fir
     cursor_seek(&cur, j->image, lo);
     while (cur.next_address < hi &&
            next_window(&cur, write_align(c), c->scratch, &address, &len, &err)) {
-        bool equal;
-        if ((err = read_and_compare(c, address, c->scratch, len, &equal)) != STM32ISP_OK) {
+        block_state state;
+        if ((err = read_settled(c, address, c->scratch, len, &state)) != STM32ISP_OK) {
             return err;
         }
-        if (!equal) {
+        if (state != BLOCK_EQUAL) {
             uint32_t at = 0;
             while (c->scratch[at] == c->compare[at]) {
                 at++;
@@ -635,6 +672,48 @@ stm32isp_err stm32isp_verify_image_by_reading(stm32isp_client *c, const stm32isp
                                               uint32_t *first_bad)
 {
     return verify_image(c, image, true, first_bad);
+}
+
+stm32isp_err stm32isp_repair_image(stm32isp_client *c, const stm32isp_image *image,
+                                   stm32isp_program_report *report)
+{
+    job j = {.c = c,
+             .image = image,
+             .report = report,
+             .repairs_left = DEFAULT_REPAIRS,
+             .total = payload_size(image),
+             .first_bad = NO_ADDRESS};
+    return verify_range(&j, 0, NO_ADDRESS, &j.first_bad);
+}
+
+stm32isp_err stm32isp_read_back_image(stm32isp_client *c, const stm32isp_image *image,
+                                      int (*sink)(void *ctx, const uint8_t *data, uint32_t len),
+                                      void *sink_ctx)
+{
+    uint32_t payload = 0;
+    for (size_t i = 0; i < image->segment_count; i++) {
+        const stm32isp_segment *s = &image->segments[i];
+        for (uint32_t done = 0; done < s->length;) {
+            uint32_t n = s->length - done < WINDOW ? s->length - done : WINDOW;
+            block_state state;
+            if (image->read(image->ctx, payload + done, c->scratch, n) != 0) {
+                return STM32ISP_ERR_IMAGE_SOURCE;
+            }
+            stm32isp_err err = read_settled(c, s->address + done, c->scratch, n, &state);
+            if (err != STM32ISP_OK) {
+                return err;
+            }
+            if (state != BLOCK_EQUAL) {
+                return STM32ISP_ERR_VERIFY;
+            }
+            if (sink(sink_ctx, c->compare, n) != 0) {
+                return STM32ISP_ERR_IMAGE_SOURCE;
+            }
+            done += n;
+        }
+        payload += s->length;
+    }
+    return STM32ISP_OK;
 }
 
 /* ------------------------------------------------------------------------- */

@@ -861,6 +861,256 @@ static void test_write_protection_blocks_programming_until_removed(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Recovery of a write, branch by branch, with deterministic faults          */
+
+/*
+ * A target (f103md: 1 KiB pages, so 4 windows of 256 bytes a unit) whose
+ * first two pages are erased for a 2 KiB image, ready to be written: the
+ * tests put a fault or a flash state in place and then write.
+ */
+typedef struct write_rig {
+    rig r;
+    mem_image m;
+    stm32isp_image image;
+    stm32isp_program_report rep;
+    uint64_t acks, commands; /* the model's counts once erased */
+} write_rig;
+
+static void write_rig_open(write_rig *w, uint64_t seed)
+{
+    memset(w, 0, sizeof *w);
+    uint64_t rng = seed;
+    rig_open(&w->r, "f103md", 64, true, NULL);
+    fill_random(blsim_flash(w->r.sim), 64 * 1024, &rng);
+    assert_int_equal(stm32isp_connect(&w->r.client), STM32ISP_OK);
+    mem_add(&w->m, FLASH_BASE, 2048, &rng);
+    w->image = mem_as_image(&w->m);
+    assert_int_equal(
+        stm32isp_erase_for_image(&w->r.client, &w->image, STM32ISP_ERASE_UNITS, &w->rep),
+        STM32ISP_OK);
+    const blsim_stats *st = blsim_get_stats(w->r.sim);
+    assert_int_equal(st->pages_erased, 2);
+    w->acks = st->acks;
+    w->commands = st->commands;
+}
+
+/* Faults from now on; counts are the model's since it started. */
+static void write_rig_faults(write_rig *w, const char *spec)
+{
+    blsim_faults f = {0};
+    char err[96];
+    assert_int_equal(blsim_faults_parse(spec, &f, err, sizeof err), 0);
+    blsim_set_faults(w->r.sim, &f);
+}
+
+static void write_rig_close(write_rig *w)
+{
+    mem_free(&w->m);
+    rig_close(&w->r);
+}
+
+/* Every Write Memory of a block gets three ACKs; the last one says it is
+ * programmed. When that one is lost (a NACK instead), the block is read
+ * back, found right, and not written again. */
+static void test_write_whose_ack_was_lost_is_read_back_and_kept(void **state)
+{
+    (void)state;
+    write_rig w;
+    write_rig_open(&w, 31);
+    blsim_faults f = {.nack_at_ack = (uint32_t)w.acks + 3 * 2 + 3}; /* the third block's last */
+    blsim_set_faults(w.r.sim, &f);
+    assert_int_equal(stm32isp_write_image(&w.r.client, &w.image, true, &w.rep), STM32ISP_OK);
+    const blsim_stats *st = blsim_get_stats(w.r.sim);
+    assert_int_equal(st->faults_nacks, 1);
+    assert_true(target_holds(w.r.sim, &w.m));
+    assert_int_equal(w.rep.units_repaired, 0);
+    assert_int_equal(st->pages_erased, 2);
+    assert_int_equal(st->halfwords_programmed, 1024); /* each half-word once */
+    assert_true(w.r.client.stats.resyncs >= 1);
+    write_rig_close(&w);
+}
+
+/* A write refused on its address (it never reached the flash) is read
+ * back, found erased and sent again. */
+static void test_write_that_did_not_land_is_sent_again(void **state)
+{
+    (void)state;
+    write_rig w;
+    write_rig_open(&w, 32);
+    blsim_faults f = {.nack_at_ack = (uint32_t)w.acks + 3 * 5 + 2}; /* the sixth's address */
+    blsim_set_faults(w.r.sim, &f);
+    assert_int_equal(stm32isp_write_image(&w.r.client, &w.image, true, &w.rep), STM32ISP_OK);
+    const blsim_stats *st = blsim_get_stats(w.r.sim);
+    assert_int_equal(st->faults_nacks, 1);
+    assert_true(target_holds(w.r.sim, &w.m));
+    assert_int_equal(w.rep.units_repaired, 0);
+    assert_int_equal(st->pages_erased, 2);
+    assert_int_equal(st->halfwords_programmed, 1024);
+    assert_int_equal(st->program_errors, 0);
+    write_rig_close(&w);
+}
+
+/* The flash under a block is no longer blank but already holds the
+ * block's data (a retried write that had in fact landed): the target
+ * refuses the write, the block is read back, found right, and kept. */
+static void test_refused_write_over_the_right_data_goes_on(void **state)
+{
+    (void)state;
+    write_rig w;
+    write_rig_open(&w, 33);
+    memcpy(blsim_flash(w.r.sim) + 0x100, w.m.payload + 0x100, 256);
+    assert_int_equal(stm32isp_write_image(&w.r.client, &w.image, true, &w.rep), STM32ISP_OK);
+    const blsim_stats *st = blsim_get_stats(w.r.sim);
+    assert_int_equal(st->program_errors, 1);
+    assert_true(target_holds(w.r.sim, &w.m));
+    assert_int_equal(w.rep.units_repaired, 0);
+    assert_int_equal(st->pages_erased, 2);
+    write_rig_close(&w);
+}
+
+/* The flash under the last block of a unit holds something else (a stray
+ * command): the target refuses the write, the block reads back wrong
+ * twice alike, and the unit is erased and every one of its blocks written
+ * again, the three written before it included; the next unit is left as
+ * it was erased and written once. */
+static void test_refused_write_over_other_data_rewrites_its_whole_unit(void **state)
+{
+    (void)state;
+    write_rig w;
+    write_rig_open(&w, 34);
+    blsim_flash(w.r.sim)[0x3F0] = 0x00;
+    assert_int_equal(stm32isp_write_image(&w.r.client, &w.image, true, &w.rep), STM32ISP_OK);
+    const blsim_stats *st = blsim_get_stats(w.r.sim);
+    assert_true(target_holds(w.r.sim, &w.m));
+    assert_int_equal(w.rep.units_repaired, 1);
+    assert_int_equal(st->pages_erased, 3);
+    /* 3 blocks, the unit's 4 again, the next unit's 4. */
+    assert_int_equal(w.rep.blocks_written, 11);
+    assert_int_equal(st->halfwords_programmed, 1024 + 3 * 128 + 120);
+    write_rig_close(&w);
+}
+
+/* A reset in the middle of a Write Memory leaves the block half
+ * programmed: it reads back neither right nor blank, and its unit is
+ * erased and written again. */
+static void test_write_cut_by_a_reset_is_repaired(void **state)
+{
+    (void)state;
+    write_rig w;
+    write_rig_open(&w, 35);
+    blsim_faults f = {.reset_in_command = (uint32_t)w.commands + 6}; /* the sixth block */
+    blsim_set_faults(w.r.sim, &f);
+    assert_int_equal(stm32isp_write_image(&w.r.client, &w.image, true, &w.rep), STM32ISP_OK);
+    const blsim_stats *st = blsim_get_stats(w.r.sim);
+    assert_int_equal(st->faults_resets, 1);
+    assert_true(target_holds(w.r.sim, &w.m));
+    assert_int_equal(w.rep.units_repaired, 1);
+    assert_int_equal(st->pages_erased, 3);
+    write_rig_close(&w);
+}
+
+/* Reads that noise damages do not pass for a flash difference: with every
+ * reply from the target noisy (ACKs and read data; the writes arrive
+ * intact) and one block already right in flash, every refused or
+ * unanswered write is read back until what the flash holds is certain,
+ * and nothing is erased again. */
+static void test_read_noise_does_not_make_a_repair(void **state)
+{
+    (void)state;
+    uint64_t flips = 0;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        write_rig w;
+        write_rig_open(&w, 40 + seed);
+        memcpy(blsim_flash(w.r.sim) + 0x500, w.m.payload + 0x500, 256);
+        char spec[64];
+        snprintf(spec, sizeof spec, "dir=tx,flip=1e-3,seed=%llu", (unsigned long long)seed);
+        write_rig_faults(&w, spec);
+        assert_int_equal(stm32isp_write_image(&w.r.client, &w.image, true, &w.rep), STM32ISP_OK);
+        const blsim_stats *st = blsim_get_stats(w.r.sim);
+        flips += st->faults_bit_flips;
+        assert_true(target_holds(w.r.sim, &w.m));
+        assert_int_equal(w.rep.units_repaired, 0);
+        assert_int_equal(st->pages_erased, 2);
+        write_rig_close(&w);
+    }
+    assert_true(flips >= 6);
+}
+
+/* An erase whose final ACK is lost is sent again (erasing is idempotent)
+ * rather than given up. */
+static void test_erase_whose_ack_was_lost_is_sent_again(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, "f072", 64, true, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    /* The erase's second ACK, sent once the pages are erased. */
+    blsim_faults f = {.nack_at_ack = (uint32_t)blsim_get_stats(r.sim)->acks + 2};
+    blsim_set_faults(r.sim, &f);
+    const uint16_t pages[3] = {4, 5, 9};
+    assert_int_equal(stm32isp_cmd_erase_units(&r.client, pages, 3), STM32ISP_OK);
+    assert_int_equal(blsim_get_stats(r.sim)->faults_nacks, 1);
+    assert_int_equal(blsim_get_stats(r.sim)->pages_erased, 6);
+    rig_close(&r);
+}
+
+/* A NACK instead of any ACK while connecting is noise, not readout
+ * protection: on the flash-size read's opcode (the sixth ACK: sync, Get,
+ * Get ID) nor on the UID read's (the ninth). */
+static void test_nack_while_identifying_is_retried(void **state)
+{
+    (void)state;
+    for (unsigned nack = 2; nack <= 11; nack++) {
+        blsim_faults f = {.nack_at_ack = nack};
+        rig r;
+        rig_open(&r, "f103md", 64, true, &f);
+        assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+        assert_int_equal(blsim_get_stats(r.sim)->faults_nacks, 1);
+        assert_false(r.client.target.readout_protected);
+        assert_int_equal(r.client.target.pid, 0x410);
+        rig_close(&r);
+    }
+}
+
+/* One error in a thousand bytes, of each kind (bit flips, lost bytes,
+ * noise bytes) both ways: frames shrink until they get through, and every
+ * run ends with the image in flash, verified. */
+static void test_bad_line_programs_and_verifies(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        char spec[96];
+        snprintf(spec, sizeof spec, "flip=1.25e-4,drop=1e-3,insert=1e-3,dir=both,seed=%llu",
+                 (unsigned long long)seed);
+        blsim_faults f = {0};
+        assert_int_equal(blsim_faults_parse(spec, &f, NULL, 0), 0);
+        rig r;
+        rig_open(&r, seed % 2 != 0 ? "f103md" : "f072", 0, true, &f);
+        uint64_t rng = seed;
+        mem_image m = {0};
+        mem_add(&m, FLASH_BASE + 0x800, 9000, &rng);
+        stm32isp_image image = mem_as_image(&m);
+        stm32isp_program_options opts = {.erase = STM32ISP_ERASE_UNITS, .verify = true};
+        stm32isp_err err = stm32isp_connect(&r.client);
+        if (err == STM32ISP_OK) {
+            err = stm32isp_program(&r.client, &image, &opts, NULL);
+        }
+        const blsim_stats *st = blsim_get_stats(r.sim);
+        print_message("bad line, seed %llu: %s; %llu flips, %llu drops, %llu inserts, %u "
+                      "retries\n",
+                      (unsigned long long)seed, stm32isp_err_name(err),
+                      (unsigned long long)st->faults_bit_flips,
+                      (unsigned long long)st->faults_drops, (unsigned long long)st->faults_inserts,
+                      r.client.stats.retries);
+        assert_int_equal(err, STM32ISP_OK);
+        assert_true(target_holds(r.sim, &m));
+        assert_true(st->faults_drops > 0 && st->faults_inserts > 0 && st->faults_bit_flips > 0);
+        mem_free(&m);
+        rig_close(&r);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
 /* Faults                                                                     */
 
 typedef struct outcome_counts {
@@ -1007,6 +1257,15 @@ int main(void)
         cmocka_unit_test(test_checksum_command_and_verify),
         cmocka_unit_test(test_readout_protection_round_trip),
         cmocka_unit_test(test_write_protection_blocks_programming_until_removed),
+        cmocka_unit_test(test_write_whose_ack_was_lost_is_read_back_and_kept),
+        cmocka_unit_test(test_write_that_did_not_land_is_sent_again),
+        cmocka_unit_test(test_refused_write_over_the_right_data_goes_on),
+        cmocka_unit_test(test_refused_write_over_other_data_rewrites_its_whole_unit),
+        cmocka_unit_test(test_write_cut_by_a_reset_is_repaired),
+        cmocka_unit_test(test_read_noise_does_not_make_a_repair),
+        cmocka_unit_test(test_erase_whose_ack_was_lost_is_sent_again),
+        cmocka_unit_test(test_nack_while_identifying_is_retried),
+        cmocka_unit_test(test_bad_line_programs_and_verifies),
         cmocka_unit_test(test_fault_campaign_never_reports_a_wrong_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

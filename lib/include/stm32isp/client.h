@@ -47,9 +47,12 @@ typedef void (*stm32isp_progress_fn)(void *ctx, stm32isp_phase phase, uint32_t d
                                      uint32_t total);
 
 typedef struct stm32isp_config {
-    uint32_t baud;           /* link rate, for timeouts and set_baud; 0: 115200 */
-    uint8_t sync_attempts;   /* 0x7F attempts (each after a fresh reset when possible); 0: 4 */
-    uint8_t command_retries; /* retries of a failed block read or write; 0: 3 */
+    uint32_t baud;         /* link rate, for timeouts and set_baud; 0: 115200 */
+    uint8_t sync_attempts; /* 0x7F attempts (each after a fresh reset when possible); 0: 4 */
+    /* Retries of a failed command; 0: 3. Reading or writing a block of
+     * flash may fail 2 * (retries + 1) times before it is given up: its
+     * frames shrink on a noisy line (stm32isp_frame_size()). */
+    uint8_t command_retries;
     uint16_t reset_pulse_ms; /* NRST low time; 0: 10 */
     uint16_t boot_wait_ms;   /* after NRST release before 0x7F; 0: 20 */
     /* Treat the target as this device whatever its PID says (clones with an
@@ -93,6 +96,9 @@ typedef struct stm32isp_client {
      * tool's Ctrl-C; stm32isp_set_stop_flag). */
     const volatile bool *stop;
     stm32isp_link_stats stats;
+    /* What Read and Write Memory learn of the line: frames are 256 bytes
+     * shifted right by frame_shift (see stm32isp_frame_size()). */
+    uint8_t frame_shift, clean_frames;
     uint8_t frame[1 + 256 + 1]; /* N, data, checksum of a Write Memory */
     uint8_t scratch[256];       /* image data or read-back, one block */
     uint8_t compare[256];       /* the other side of a verify */
@@ -138,6 +144,20 @@ stm32isp_err stm32isp_sync(stm32isp_client *c);
  * then a sync. Returns OK, NO_SYNC or PORT.
  */
 stm32isp_err stm32isp_recover(stm32isp_client *c);
+
+/*
+ * How many bytes a Read or Write Memory should carry on this line: 256
+ * while frames get through, halved (down to 64) after each one that
+ * failed, and doubled again after 8 clean ones in a row. On a line with
+ * three errors in a thousand bytes (a flipped, a lost and a noise byte), a
+ * 256-byte frame arrives intact about half the time, a 64-byte one four
+ * times in five.
+ */
+uint32_t stm32isp_frame_size(const stm32isp_client *c);
+/* Tells the client whether a frame got through. Read and Write Memory do
+ * it themselves; a caller that finds a read's data damaged (a reply has no
+ * checksum) tells it too. */
+void stm32isp_note_frame(stm32isp_client *c, bool delivered);
 
 /* True when the target's Get reply lists `opcode`. */
 bool stm32isp_offers(const stm32isp_client *c, uint8_t opcode);

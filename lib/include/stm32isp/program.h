@@ -100,6 +100,30 @@ stm32isp_err stm32isp_verify_image(stm32isp_client *c, const stm32isp_image *ima
 stm32isp_err stm32isp_verify_image_by_reading(stm32isp_client *c, const stm32isp_image *image,
                                               uint32_t *first_bad);
 
+/*
+ * Compares the flash with the image block by block, as the verify step of
+ * stm32isp_program() does, and repairs what differs: its units are erased
+ * and every block of them written again, at most twice. For callers that
+ * verify otherwise (a CRC) and found a difference. OK when the flash now
+ * holds the image; `report` counts what was repaired.
+ */
+stm32isp_err stm32isp_repair_image(stm32isp_client *c, const stm32isp_image *image,
+                                   stm32isp_program_report *report);
+
+/*
+ * Reads back the flash under the image's segments, their bytes only, 256
+ * at a time, and hands each block to `sink` as the flash holds it. Read
+ * Memory carries no checksum, so every block is compared with the image
+ * read from its source: a read equal to it is taken at once, any other
+ * only once two reads agree, and then the read-back stops with VERIFY.
+ * For a caller that checks the result against a CRC of its own (the
+ * flashing job): noise on the line cannot make the flash look wrong, nor
+ * an image source that misread make it look right.
+ */
+stm32isp_err stm32isp_read_back_image(stm32isp_client *c, const stm32isp_image *image,
+                                      int (*sink)(void *ctx, const uint8_t *data, uint32_t len),
+                                      void *sink_ctx);
+
 /* Reads `len` bytes from `address` into a caller's sink, block by block. */
 stm32isp_err stm32isp_read_memory(stm32isp_client *c, uint32_t address, uint32_t len,
                                   int (*sink)(void *ctx, const uint8_t *data, uint32_t len),
