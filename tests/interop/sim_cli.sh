@@ -28,7 +28,7 @@ expect_error 2 "unknown device 'f999'" --port-link t --device f999
 expect_error 2 "does not fit" --port-link t --flash-kb 32
 expect_error 2 "rate must be" --port-link t --faults flip=2
 expect_error 2 "unknown fault" --port-link t --faults bogus=1
-expect_error 2 "unknown or incomplete option" --port-link t --bogus
+expect_error 2 "is not an option of sim" --port-link t --bogus
 expect_error 2 "unexpected argument" --port-link t extra
 expect_error 2 "not a usable baud" --port-link t --baud 12
 expect_error 3 "cannot read --flash-in" --port-link t --flash-in missing.bin

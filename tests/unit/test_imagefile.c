@@ -870,6 +870,95 @@ static void test_elf_refusals(void **state)
     expect_contains(err, "x.elf: truncated ELF header");
 }
 
+/* Intel HEX output: checksums, 04 records at 64 KiB boundaries, and the
+ * bytes back through the reader. */
+static void check_ihex_lines(const char *hex, size_t size)
+{
+    size_t at = 0;
+    while (at < size) {
+        const char *line = hex + at;
+        const char *nl = memchr(line, '\n', size - at);
+        assert_non_null(nl);
+        size_t len = (size_t)(nl - line);
+        assert_true(len >= 11 && len % 2 == 1 && line[0] == ':');
+        unsigned sum = 0;
+        for (size_t i = 1; i < len; i += 2) {
+            unsigned b;
+            assert_int_equal(sscanf(line + i, "%2X", &b), 1);
+            sum += b;
+        }
+        assert_int_equal(sum & 0xFF, 0);
+        unsigned count, offset;
+        assert_int_equal(sscanf(line + 1, "%2X%4X", &count, &offset), 2);
+        assert_int_equal(len, 11 + 2 * count);
+        /* A data record never runs past a 64 KiB boundary. */
+        if (line[7] == '0' && line[8] == '0') {
+            assert_true(offset + count <= 0x10000);
+        }
+        at += len + 1;
+    }
+}
+
+static void test_ihex_output(void **state)
+{
+    (void)state;
+    /* Exact hex, checksums worked out by hand: 04 record for 0x0800,
+     * 3 bytes at 0x0010, end. */
+    const uint8_t three[3] = {0x01, 0x02, 0xAB};
+    char *hex;
+    size_t size;
+    assert_int_equal(image_format_ihex(three, 3, 0x08000010, &hex, &size), 0);
+    const char *want = ":020000040800F2\n:03001000010 2AB3F\n:00000001FF\n";
+    char expected[64];
+    size_t k = 0;
+    for (const char *p = want; *p != '\0'; p++) {
+        if (*p != ' ') {
+            expected[k++] = *p;
+        }
+    }
+    expected[k] = '\0';
+    assert_int_equal(size, strlen(expected));
+    assert_memory_equal(hex, expected, size);
+    free(hex);
+
+    assert_int_equal(image_format_ihex(NULL, 0, 0x08000000, &hex, &size), 0);
+    assert_int_equal(size, 12);
+    assert_memory_equal(hex, ":00000001FF\n", 12);
+    free(hex);
+
+    static const size_t sizes[] = {1, 15, 16, 17, 65536 + 100};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        uint8_t *bytes = malloc(n);
+        assert_non_null(bytes);
+        for (size_t j = 0; j < n; j++) {
+            bytes[j] = (uint8_t)(j * 7 + i);
+        }
+        uint32_t address = n > 65536 ? 0x0800FFF8u : 0x08000000u;
+        assert_int_equal(image_format_ihex(bytes, n, address, &hex, &size), 0);
+        check_ihex_lines(hex, size);
+        if (n > 65536) {
+            /* Two 64 KiB windows and a third: three 04 records. */
+            assert_non_null(strstr(hex, ":020000040800F2\n"));
+            assert_non_null(strstr(hex, ":020000040801F1\n"));
+            assert_non_null(strstr(hex, ":020000040802F0\n"));
+        }
+        loaded_image img;
+        char err[256];
+        assert_int_equal(image_load_buffer("back.hex", (const uint8_t *)hex, size,
+                                           IMAGE_FORMAT_IHEX, false, 0, &img, err, sizeof err),
+                         0);
+        assert_int_equal(img.segment_count, 1);
+        assert_int_equal(img.segments[0].address, address);
+        assert_int_equal(img.payload_size, n);
+        assert_memory_equal(img.payload, bytes, n);
+        image_free(&img);
+        free(hex);
+        free(bytes);
+    }
+    assert_int_equal(image_format_ihex(three, 3, 0xFFFFFFFEu, &hex, &size), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -890,6 +979,7 @@ int main(void)
         cmocka_unit_test(test_unreadable_files),
         cmocka_unit_test(test_elf_loads_at_the_load_address),
         cmocka_unit_test(test_elf_refusals),
+        cmocka_unit_test(test_ihex_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -826,3 +826,71 @@ int64_t image_payload_offset(const loaded_image *img, uint32_t address)
     }
     return offset + (address - s->address);
 }
+
+/* ------------------------------------------------------------------------- */
+/* Intel HEX output                                                           */
+
+/* One record: ":LLAAAATT<data>CC\n"; returns the characters written. */
+static size_t ihex_record(char *out, uint8_t type, uint16_t offset, const uint8_t *data, size_t len)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    uint8_t sum = (uint8_t)(len + (offset >> 8) + (offset & 0xFF) + type);
+    size_t at = 0;
+    out[at++] = ':';
+#define PUT_BYTE(b)                                                                                \
+    do {                                                                                           \
+        out[at++] = digits[(b) >> 4];                                                              \
+        out[at++] = digits[(b)&0xF];                                                               \
+    } while (0)
+    PUT_BYTE((uint8_t)len);
+    PUT_BYTE((uint8_t)(offset >> 8));
+    PUT_BYTE((uint8_t)(offset & 0xFF));
+    PUT_BYTE(type);
+    for (size_t i = 0; i < len; i++) {
+        PUT_BYTE(data[i]);
+        sum = (uint8_t)(sum + data[i]);
+    }
+    PUT_BYTE((uint8_t)(0x100 - sum));
+#undef PUT_BYTE
+    out[at++] = '\n';
+    return at;
+}
+
+int image_format_ihex(const uint8_t *data, size_t size, uint32_t address, char **out,
+                      size_t *out_size)
+{
+    enum { PER_RECORD = 16, RECORD_MAX = 1 + 2 * (5 + PER_RECORD) + 1 };
+    if ((uint64_t)address + size > 0x100000000ull) {
+        return -1;
+    }
+    /* The data records, one more for each 64 KiB boundary that splits one,
+     * an 04 record per 64 KiB touched, and the end record. */
+    size_t records = size / PER_RECORD + 2 * (size / 65536) + 8;
+    char *text = malloc(records * RECORD_MAX);
+    if (text == NULL) {
+        return -1;
+    }
+    size_t at = 0;
+    uint32_t upper = 0;
+    bool have_upper = false;
+    for (size_t done = 0; done < size;) {
+        uint32_t a = address + (uint32_t)done;
+        if (!have_upper || a >> 16 != upper) {
+            upper = a >> 16;
+            have_upper = true;
+            const uint8_t high[2] = {(uint8_t)(upper >> 8), (uint8_t)upper};
+            at += ihex_record(text + at, 0x04, 0, high, 2);
+        }
+        size_t n = size - done < PER_RECORD ? size - done : PER_RECORD;
+        uint32_t to_boundary = 0x10000u - (a & 0xFFFFu);
+        if (n > to_boundary) {
+            n = to_boundary;
+        }
+        at += ihex_record(text + at, 0x00, (uint16_t)(a & 0xFFFFu), data + done, n);
+        done += n;
+    }
+    at += ihex_record(text + at, 0x01, 0, NULL, 0);
+    *out = text;
+    *out_size = at;
+    return 0;
+}

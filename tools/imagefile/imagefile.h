@@ -61,6 +61,19 @@ int image_load_buffer(const char *name, const uint8_t *data, size_t size, image_
 
 void image_free(loaded_image *img);
 
+/*
+ * Intel HEX text for `size` bytes that belong at `address`, as `read -o
+ * FILE.hex` writes it: an extended linear address record (type 04) first and
+ * wherever the upper 16 address bits change, data records of up to 16 bytes
+ * that never cross a 64 KiB boundary, and the end record. No start address
+ * record: a read-back has no entry point. Uppercase hex, LF line ends (what
+ * objcopy writes on Linux). size 0 gives the end record alone. Returns 0
+ * with a malloc'ed text the caller frees, or -1 (out of memory, or the
+ * bytes would run past 4 GiB).
+ */
+int image_format_ihex(const uint8_t *data, size_t size, uint32_t address, char **out,
+                      size_t *out_size);
+
 /* An stm32isp_image reading from the loaded payload; `img` must outlive it. */
 void image_as_stm32isp(const loaded_image *img, stm32isp_image *out);
 

@@ -18,7 +18,6 @@
 #include "stm32isp/job.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,93 +409,65 @@ static stm32isp_err memory_read(void *ctx, uint32_t offset, uint8_t *buf, uint32
     return STM32ISP_OK;
 }
 
-static void usage(FILE *f)
+enum { L_PORT, L_BAUD, L_EEPROM_TYPE, L_QUIET, L_VERBOSE };
+
+static const cli_option load_cli_options[] = {
+    [L_PORT] = {"port", 'p', "PATH",
+                "the master's console (a USB serial adapter on its USART2),\n8N1; required"},
+    [L_BAUD] = {"baud", 'b', "N", "the console's rate (default 115200)"},
+    [L_EEPROM_TYPE] = {"eeprom-type", 0, "TYPE",
+                       "refuse unless the master's EEPROM is this part\n"
+                       "(24c01 ... 24c512, 24m01, 24m02)"},
+    [L_QUIET] = {"quiet", 'q', NULL, "errors only"},
+    [L_VERBOSE] = {"verbose", 'v', NULL, "report every frame sent again"},
+    {NULL, 0, NULL, NULL},
+};
+
+static int load_take(void *ctx, int option, const char *value)
 {
-    fprintf(f, "usage: stm32isp load --port PATH FILE [--eeprom-type TYPE]\n\n"
-               "Writes the image container FILE (made by 'stm32isp pack', or an EEPROM dump\n"
-               "made by 'stm32isp pack --eeprom': its container part is sent) into the\n"
-               "master board's EEPROM through the master's console, which then reads it\n"
-               "back and checks it. A transfer that breaks leaves the EEPROM with no image,\n"
-               "never half of one.\n\n"
-               "options:\n"
-               "  -p, --port PATH        the master's console (USB serial adapter on its\n"
-               "                         USART2), 8N1\n"
-               "  -b, --baud N           the console's rate (default 115200)\n"
-               "      --eeprom-type TYPE refuse unless the master's EEPROM is this part\n"
-               "                         (24c01 ... 24c512, 24m01, 24m02)\n"
-               "  -q, --quiet            errors only\n"
-               "  -v, --verbose          report every frame sent again\n"
-               "  -h, --help             this text\n");
+    load_options *o = ctx;
+    uint32_t v;
+    switch (option) {
+    case L_PORT:
+        o->port = value;
+        return EXIT_OK;
+    case L_BAUD:
+        if (!cli_parse_u32(value, &v) || !pc_serial_rate_supported(v)) {
+            cli_error("load", "the master's console runs at 115200", "bad --baud '%s'", value);
+            return EXIT_USAGE;
+        }
+        o->baud = v;
+        return EXIT_OK;
+    case L_EEPROM_TYPE:
+        o->eeprom_type = value;
+        return EXIT_OK;
+    case L_QUIET:
+        o->quiet = true;
+        return EXIT_OK;
+    case L_VERBOSE:
+        o->verbose = true;
+        return EXIT_OK;
+    default:
+        return EXIT_USAGE;
+    }
 }
 
-static int parse(int argc, char **argv, load_options *o)
+static int load_run(const cli_command *cmd, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"port", required_argument, NULL, 'p'},
-        {"baud", required_argument, NULL, 'b'},
-        {"eeprom-type", required_argument, NULL, 't'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:b:qvh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            o->port = optarg;
-            break;
-        case 'b': {
-            char *end;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || v < 1200 || v > 4000000) {
-                cli_error("load", "the master's console runs at 115200", "bad --baud '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            o->baud = (uint32_t)v;
-            break;
-        }
-        case 't':
-            o->eeprom_type = optarg;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
-        case 'v':
-            o->verbose = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return -1;
-        case ':':
-            cli_error("load", NULL, "option '%s' needs a value", argv[optind - 1]);
-            return EXIT_USAGE;
-        default:
-            cli_error("load", "see 'stm32isp load --help'", "unknown option '%s'",
-                      argv[optind - 1]);
-            return EXIT_USAGE;
-        }
+    load_options o = {.baud = 115200};
+    int first;
+    int code = cli_parse(cmd, argc, argv, load_take, &o, &first);
+    if (code != EXIT_OK) {
+        return code == CLI_HELP ? EXIT_OK : code;
     }
-    if (optind != argc - 1) {
+    if (first != argc - 1) {
         cli_error("load", "usage: stm32isp load --port PATH FILE", "give exactly one image file");
         return EXIT_USAGE;
     }
-    o->file = argv[optind];
-    if (o->port == NULL) {
+    o.file = argv[first];
+    if (o.port == NULL) {
         cli_error("load", "the master's console, e.g. --port /dev/ttyUSB0", "no --port given");
         return EXIT_USAGE;
-    }
-    return EXIT_OK;
-}
-
-int cmd_load(int argc, char **argv)
-{
-    load_options o = {.baud = 115200};
-    int code = parse(argc, argv, &o);
-    if (code != EXIT_OK) {
-        return code < 0 ? EXIT_OK : code;
     }
     const stm32isp_eeprom_part *expected = NULL;
     if (o.eeprom_type != NULL && (expected = stm32isp_eeprom_part_find(o.eeprom_type)) == NULL) {
@@ -574,3 +545,17 @@ int cmd_load(int argc, char **argv)
     free(data);
     return code;
 }
+
+const cli_command cmd_load = {
+    .name = "load",
+    .summary = "write an image into the master board's EEPROM through its console",
+    .usage = "load --port PATH FILE [--eeprom-type TYPE] [options]",
+    .about = "Writes the image container FILE (made by 'stm32isp pack', or an EEPROM dump\n"
+             "made by 'stm32isp pack --eeprom': its container part is sent) into the\n"
+             "master board's EEPROM through the master's console, which then reads it\n"
+             "back and checks it. A transfer that breaks leaves the EEPROM with no image,\n"
+             "never half of one.",
+    .options = load_cli_options,
+    .target = false,
+    .run = load_run,
+};

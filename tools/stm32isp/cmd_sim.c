@@ -10,8 +10,8 @@
 #include "blsim/blsim.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -26,63 +26,6 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-
-static const char sim_help[] =
-    "usage: stm32isp sim --port-link PATH [OPTIONS]\n"
-    "       stm32isp sim --unix PATH [OPTIONS]\n"
-    "\n"
-    "Simulates the ROM bootloader of an STM32 (AN3155 over USART) on a\n"
-    "pseudo-terminal whose client side is linked at PATH. Point a client at\n"
-    "PATH as if it were a serial port.\n"
-    "\n"
-    "A pseudo-terminal cannot carry parity: the simulator takes 8N1 framing on\n"
-    "it, so clients must not ask for even parity (stm32flash: -m 8n1).\n"
-    "\n"
-    "With --unix it listens on a unix-domain stream socket at PATH instead and\n"
-    "serves the first client that connects, until that client disconnects:\n"
-    "a byte stream with no framing at all, which is what QEMU's\n"
-    "'-serial unix:PATH' connects an emulated USART to (QEMU ignores the\n"
-    "USART's parity and word length, so the firmware's 8E1 works unchanged).\n"
-    "PATH appears only once the socket accepts connections: start the client\n"
-    "when it exists.\n"
-    "\n"
-    "options:\n"
-    "  --port-link PATH   where to link the pty's client side\n"
-    "  --unix PATH        serve on a unix-domain socket at PATH instead\n"
-    "  --device NAME      f103md (default), f103hd or f072\n"
-    "  --flash-kb N       flash size in KiB (f103md: 64 or 128; f103hd: 256-512;\n"
-    "                     f072: 64-128)\n"
-    "  --flash-in FILE    initial flash contents (the rest reads 0xFF)\n"
-    "  --flash-out FILE   write the flash contents here on exit\n"
-    "  --stats FILE       write a JSON record here on exit: virtual seconds,\n"
-    "                     bytes each way, commands, pages erased, resets, faults\n"
-    "  --rdp              start with readout protection active\n"
-    "  --get-checksum     also offer Get Checksum 0xA1 (as bootloaders v3.3+ do)\n"
-    "  --pid PID          answer Get ID with PID instead (a clone)\n"
-    "  --faults SPEC      inject faults, e.g. flip=1e-4,drop=1e-3,nack=5,seed=7\n"
-    "                     keys: seed, dir=both|rx|tx, flip, drop, insert (rates),\n"
-    "                     nack=N (Nth ACK), reset-byte=N, reset-cmd=N, slow,\n"
-    "                     silent-abort\n"
-    "  --app-banner TEXT  the application prints TEXT when it starts\n"
-    "  --go-state STATE   what a program started by Go in RAM finds: f103-v2.2\n"
-    "                     (the F103 ROM's hand-over: HSI, USART1 at the rate it\n"
-    "                     measured for 24 MHz) or reset-values (every peripheral at\n"
-    "                     reset, as AN3155 describes); default: the device's\n"
-    "  --hsi-ppm N        the target's HSI is N ppm off 8 MHz (the ROM's autobaud\n"
-    "                     follows it; code assuming 8 MHz does not)\n"
-    "  --no-crystal       the board has no HSE crystal\n"
-    "  --verbose          also print what the virtual MCU logs (frames at the\n"
-    "                     wrong rate, faults) on stderr\n"
-    "  --baud N           baud rate for the virtual clock (default 115200)\n"
-    "  --exit-on-go       exit once Go has started the application\n"
-    "  --idle-exit SECS   exit after SECS seconds with no traffic\n"
-    "  --quiet            no status lines on stderr\n"
-    "\n"
-    "Code that Go starts in RAM (stm32isp's RAM CRC program, say) runs as its\n"
-    "bytes on a virtual STM32F1 (docs/virtual-mcu.md).\n"
-    "\n"
-    "It serves until Go (with --exit-on-go), SIGINT/SIGTERM, the idle timeout\n"
-    "or (--unix) the client's disconnection.\n";
 
 typedef struct sim_options {
     const char *port_link;
@@ -144,168 +87,177 @@ static size_t sun_path_size(void)
     return sizeof a.sun_path;
 }
 
-static int parse_options(int argc, char **argv, sim_options *o)
+enum {
+    S_PORT_LINK,
+    S_UNIX,
+    S_DEVICE,
+    S_FLASH_KB,
+    S_FLASH_IN,
+    S_FLASH_OUT,
+    S_STATS,
+    S_RDP,
+    S_GET_CHECKSUM,
+    S_PID,
+    S_FAULTS,
+    S_BANNER,
+    S_GO_STATE,
+    S_HSI_PPM,
+    S_NO_CRYSTAL,
+    S_BAUD,
+    S_EXIT_ON_GO,
+    S_IDLE_EXIT,
+    S_QUIET,
+    S_VERBOSE,
+};
+
+static const cli_option sim_cli_options[] = {
+    [S_PORT_LINK] = {"port-link", 0, "PATH",
+                     "where to link the pty's client side (a new path, or a\n"
+                     "stale link left by an earlier simulator)"},
+    [S_UNIX] = {"unix", 0, "PATH", "serve on a unix-domain socket at PATH instead"},
+    [S_DEVICE] = {"device", 0, "NAME", "f103md (default), f103hd or f072"},
+    [S_FLASH_KB] = {"flash-kb", 0, "N",
+                    "flash size in KiB (f103md: 64 or 128; f103hd: 256-512;\nf072: 64-128)"},
+    [S_FLASH_IN] = {"flash-in", 0, "FILE", "initial flash contents (the rest reads 0xFF)"},
+    [S_FLASH_OUT] = {"flash-out", 0, "FILE", "write the flash contents here on exit"},
+    [S_STATS] = {"stats", 0, "FILE",
+                 "write a JSON record here on exit: virtual seconds,\n"
+                 "bytes each way, commands, pages erased, resets, faults"},
+    [S_RDP] = {"rdp", 0, NULL, "start with readout protection active"},
+    [S_GET_CHECKSUM] = {"get-checksum", 0, NULL,
+                        "also offer Get Checksum 0xA1 (as bootloaders v3.3+ do)"},
+    [S_PID] = {"pid", 0, "PID", "answer Get ID with PID instead (a clone)"},
+    [S_FAULTS] = {"faults", 0, "SPEC",
+                  "inject faults, e.g. flip=1e-4,drop=1e-3,nack=5,seed=7\n"
+                  "keys: seed, dir=both|rx|tx, flip, drop, insert (rates),\n"
+                  "nack=N (Nth ACK), reset-byte=N, reset-cmd=N, slow,\n"
+                  "silent-abort"},
+    [S_BANNER] = {"app-banner", 0, "TEXT", "the application prints TEXT when it starts"},
+    [S_GO_STATE] = {"go-state", 0, "STATE",
+                    "what a program started by Go in RAM finds: f103-v2.2\n"
+                    "(the F103 ROM's hand-over: HSI, USART1 at the rate it\n"
+                    "measured for 24 MHz) or reset-values (every peripheral at\n"
+                    "reset, as AN3155 describes); default: the device's"},
+    [S_HSI_PPM] = {"hsi-ppm", 0, "N",
+                   "the target's HSI is N ppm off 8 MHz (the ROM's autobaud\n"
+                   "follows it; code assuming 8 MHz does not)"},
+    [S_NO_CRYSTAL] = {"no-crystal", 0, NULL, "the board has no HSE crystal"},
+    [S_BAUD] = {"baud", 0, "N", "baud rate for the virtual clock (default 115200)"},
+    [S_EXIT_ON_GO] = {"exit-on-go", 0, NULL, "exit once Go has started the application"},
+    [S_IDLE_EXIT] = {"idle-exit", 0, "SECS", "exit after SECS seconds with no traffic"},
+    [S_QUIET] = {"quiet", 0, NULL, "no status lines on stderr"},
+    [S_VERBOSE] = {"verbose", 0, NULL,
+                   "also print what the virtual MCU logs (frames at the\n"
+                   "wrong rate, faults) on stderr"},
+    {NULL, 0, NULL, NULL},
+};
+
+static int sim_take(void *ctx, int option, const char *value)
 {
-    enum {
-        OPT_PORT_LINK = 1000,
-        OPT_UNIX,
-        OPT_DEVICE,
-        OPT_FLASH_KB,
-        OPT_FLASH_IN,
-        OPT_FLASH_OUT,
-        OPT_STATS,
-        OPT_RDP,
-        OPT_GET_CHECKSUM,
-        OPT_PID,
-        OPT_FAULTS,
-        OPT_BANNER,
-        OPT_BAUD,
-        OPT_EXIT_ON_GO,
-        OPT_IDLE_EXIT,
-        OPT_QUIET,
-        OPT_GO_STATE,
-        OPT_HSI_PPM,
-        OPT_NO_CRYSTAL,
-        OPT_VERBOSE,
-        OPT_HELP
-    };
-    static const struct option longopts[] = {
-        {"port-link", required_argument, NULL, OPT_PORT_LINK},
-        {"unix", required_argument, NULL, OPT_UNIX},
-        {"device", required_argument, NULL, OPT_DEVICE},
-        {"flash-kb", required_argument, NULL, OPT_FLASH_KB},
-        {"flash-in", required_argument, NULL, OPT_FLASH_IN},
-        {"flash-out", required_argument, NULL, OPT_FLASH_OUT},
-        {"stats", required_argument, NULL, OPT_STATS},
-        {"rdp", no_argument, NULL, OPT_RDP},
-        {"get-checksum", no_argument, NULL, OPT_GET_CHECKSUM},
-        {"pid", required_argument, NULL, OPT_PID},
-        {"faults", required_argument, NULL, OPT_FAULTS},
-        {"app-banner", required_argument, NULL, OPT_BANNER},
-        {"baud", required_argument, NULL, OPT_BAUD},
-        {"exit-on-go", no_argument, NULL, OPT_EXIT_ON_GO},
-        {"idle-exit", required_argument, NULL, OPT_IDLE_EXIT},
-        {"quiet", no_argument, NULL, OPT_QUIET},
-        {"go-state", required_argument, NULL, OPT_GO_STATE},
-        {"hsi-ppm", required_argument, NULL, OPT_HSI_PPM},
-        {"no-crystal", no_argument, NULL, OPT_NO_CRYSTAL},
-        {"verbose", no_argument, NULL, OPT_VERBOSE},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    *o = (sim_options){.device = "f103md"};
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        unsigned long v;
-        char *end;
-        switch (c) {
-        case OPT_PORT_LINK:
-            o->port_link = optarg;
-            break;
-        case OPT_UNIX:
-            o->unix_path = optarg;
-            break;
-        case OPT_DEVICE:
-            o->device = optarg;
-            break;
-        case OPT_FLASH_KB:
-            if (parse_ulong(optarg, 65535, &o->flash_kb) != 0 || o->flash_kb == 0) {
-                cli_error("sim", "give the size in KiB, e.g. --flash-kb 128",
-                          "--flash-kb '%s' is not a size", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_FLASH_IN:
-            o->flash_in = optarg;
-            break;
-        case OPT_FLASH_OUT:
-            o->flash_out = optarg;
-            break;
-        case OPT_STATS:
-            o->stats = optarg;
-            break;
-        case OPT_RDP:
-            o->rdp = true;
-            break;
-        case OPT_GET_CHECKSUM:
-            o->get_checksum = true;
-            break;
-        case OPT_PID:
-            if (parse_ulong(optarg, 0xFFFF, &o->pid) != 0 || o->pid == 0) {
-                cli_error("sim", "e.g. --pid 0x7AB", "--pid '%s' is not a product ID", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_FAULTS:
-            o->faults = optarg;
-            break;
-        case OPT_BANNER:
-            o->banner = optarg;
-            break;
-        case OPT_BAUD:
-            if (parse_ulong(optarg, 4000000, &v) != 0 || v < 1200) {
-                cli_error("sim", "the bootloader autobauds from 1200 to 115200 baud",
-                          "--baud '%s' is not a usable baud rate", optarg);
-                return EXIT_USAGE;
-            }
-            o->baud = v;
-            break;
-        case OPT_EXIT_ON_GO:
-            o->exit_on_go = true;
-            break;
-        case OPT_IDLE_EXIT:
-            errno = 0;
-            o->idle_exit = strtod(optarg, &end);
-            if (errno != 0 || end == optarg || *end != '\0' || !(o->idle_exit > 0)) {
-                cli_error("sim", NULL, "--idle-exit '%s' is not a number of seconds", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_QUIET:
-            o->quiet = true;
-            break;
-        case OPT_GO_STATE:
-            if (strcmp(optarg, blsim_go_state_name(BLSIM_GO_F103_V22)) == 0) {
-                o->go_state = BLSIM_GO_F103_V22;
-            } else if (strcmp(optarg, blsim_go_state_name(BLSIM_GO_RESET_VALUES)) == 0) {
-                o->go_state = BLSIM_GO_RESET_VALUES;
-            } else {
-                cli_error("sim", "use --go-state f103-v2.2 or --go-state reset-values",
-                          "--go-state '%s' is not a known state", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_HSI_PPM:
-            errno = 0;
-            o->hsi_ppm = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || o->hsi_ppm < -200000 ||
-                o->hsi_ppm > 200000) {
-                cli_error("sim", "e.g. --hsi-ppm -30000 for an HSI 3 % slow",
-                          "--hsi-ppm '%s' is not a number of ppm within +-200000", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_NO_CRYSTAL:
-            o->no_crystal = true;
-            break;
-        case OPT_VERBOSE:
-            o->verbose = true;
-            break;
-        case OPT_HELP:
-            fputs(sim_help, stdout);
-            return EXIT_OK;
-        default:
-            cli_error("sim", "see 'stm32isp sim --help'", "unknown or incomplete option '%s'",
-                      argv[optind - 1]);
+    sim_options *o = ctx;
+    unsigned long v;
+    char *end;
+    switch (option) {
+    case S_PORT_LINK:
+        o->port_link = value;
+        return EXIT_OK;
+    case S_UNIX:
+        o->unix_path = value;
+        return EXIT_OK;
+    case S_DEVICE:
+        o->device = value;
+        return EXIT_OK;
+    case S_FLASH_KB:
+        if (parse_ulong(value, 65535, &o->flash_kb) != 0 || o->flash_kb == 0) {
+            cli_error("sim", "give the size in KiB, e.g. --flash-kb 128",
+                      "--flash-kb '%s' is not a size", value);
             return EXIT_USAGE;
         }
-    }
-    if (optind < argc) {
-        cli_error("sim", "see 'stm32isp sim --help'", "unexpected argument '%s'", argv[optind]);
+        return EXIT_OK;
+    case S_FLASH_IN:
+        o->flash_in = value;
+        return EXIT_OK;
+    case S_FLASH_OUT:
+        o->flash_out = value;
+        return EXIT_OK;
+    case S_STATS:
+        o->stats = value;
+        return EXIT_OK;
+    case S_RDP:
+        o->rdp = true;
+        return EXIT_OK;
+    case S_GET_CHECKSUM:
+        o->get_checksum = true;
+        return EXIT_OK;
+    case S_PID:
+        if (parse_ulong(value, 0xFFFF, &o->pid) != 0 || o->pid == 0) {
+            cli_error("sim", "e.g. --pid 0x7AB", "--pid '%s' is not a product ID", value);
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    case S_FAULTS:
+        o->faults = value;
+        return EXIT_OK;
+    case S_BANNER:
+        o->banner = value;
+        return EXIT_OK;
+    case S_BAUD:
+        if (parse_ulong(value, 4000000, &v) != 0 || v < 1200) {
+            cli_error("sim", "the bootloader autobauds from 1200 to 115200 baud",
+                      "--baud '%s' is not a usable baud rate", value);
+            return EXIT_USAGE;
+        }
+        o->baud = v;
+        return EXIT_OK;
+    case S_EXIT_ON_GO:
+        o->exit_on_go = true;
+        return EXIT_OK;
+    case S_IDLE_EXIT:
+        errno = 0;
+        o->idle_exit = strtod(value, &end);
+        if (errno != 0 || end == value || *end != '\0' || !(o->idle_exit > 0)) {
+            cli_error("sim", NULL, "--idle-exit '%s' is not a number of seconds", value);
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    case S_QUIET:
+        o->quiet = true;
+        return EXIT_OK;
+    case S_GO_STATE:
+        if (strcmp(value, blsim_go_state_name(BLSIM_GO_F103_V22)) == 0) {
+            o->go_state = BLSIM_GO_F103_V22;
+        } else if (strcmp(value, blsim_go_state_name(BLSIM_GO_RESET_VALUES)) == 0) {
+            o->go_state = BLSIM_GO_RESET_VALUES;
+        } else {
+            cli_error("sim", "use --go-state f103-v2.2 or --go-state reset-values",
+                      "--go-state '%s' is not a known state", value);
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    case S_HSI_PPM:
+        errno = 0;
+        o->hsi_ppm = strtol(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || o->hsi_ppm < -200000 ||
+            o->hsi_ppm > 200000) {
+            cli_error("sim", "e.g. --hsi-ppm -30000 for an HSI 3 % slow",
+                      "--hsi-ppm '%s' is not a number of ppm within +-200000", value);
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    case S_NO_CRYSTAL:
+        o->no_crystal = true;
+        return EXIT_OK;
+    case S_VERBOSE:
+        o->verbose = true;
+        return EXIT_OK;
+    default:
         return EXIT_USAGE;
     }
+}
+
+/* What the options must say together: EXIT_OK or EXIT_USAGE. */
+static int check_options(const sim_options *o)
+{
     if (o->port_link != NULL && o->unix_path != NULL) {
         cli_error("sim", "serve either on a pty (--port-link) or on a socket (--unix)",
                   "--port-link and --unix cannot be used together");
@@ -323,7 +275,7 @@ static int parse_options(int argc, char **argv, sim_options *o)
                   "--unix '%s' is too long for a unix socket", o->unix_path);
         return EXIT_USAGE;
     }
-    return -1; /* go on */
+    return EXIT_OK;
 }
 
 static void log_to_stderr(void *ctx, const char *line)
@@ -425,26 +377,65 @@ static int open_pty(int *slave_fd, char *slave_name, size_t name_size)
     return master;
 }
 
-/* Replaces PATH with a symlink to the pty, through a rename so that a client
- * never sees a missing or half-made link. */
-static int link_port(const char *target, const char *link_path)
+/* Where the symlink at `path` points, or "" when it is not a symlink. */
+static void link_target(const char *path, char *buf, size_t size)
 {
-    size_t len = strlen(link_path) + 16;
-    char *tmp = malloc(len);
-    if (tmp == NULL) {
-        return -1;
-    }
-    snprintf(tmp, len, "%s.tmp%ld", link_path, (long)getpid());
-    unlink(tmp);
-    int rc = symlink(target, tmp);
-    if (rc == 0) {
-        rc = rename(tmp, link_path);
-        if (rc != 0) {
-            unlink(tmp);
+    ssize_t n = readlink(path, buf, size - 1);
+    buf[n > 0 ? (size_t)n : 0] = '\0';
+}
+
+/*
+ * Links the pty at PATH, which must not exist, or be a stale link an
+ * earlier simulator left: one to a pseudo-terminal that no longer exists.
+ * Anything else (a file, a live simulator's link) is the user's and is
+ * left alone. symlink() creates the link in one step and fails if a name
+ * appeared meanwhile, so two simulators cannot take PATH from each other.
+ * Returns 0, or -1 after saying why.
+ */
+static int link_port(const char *pty, const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        char old[PATH_MAX];
+        link_target(path, old, sizeof old);
+        bool pty_link = S_ISLNK(st.st_mode) && strncmp(old, "/dev/pts/", 9) == 0;
+        if (!pty_link) {
+            cli_error("sim", "choose another --port-link, or remove that file yourself",
+                      "--port-link %s exists and is not a link a simulator made; it was left "
+                      "alone",
+                      path);
+            return -1;
+        }
+        if (access(old, F_OK) == 0) {
+            cli_error("sim", "stop that simulator first, or choose another --port-link",
+                      "--port-link %s links to %s, a pseudo-terminal that exists: another "
+                      "simulator (or program) uses it",
+                      path, old);
+            return -1;
+        }
+        /* Stale: its pseudo-terminal is gone. */
+        if (unlink(path) != 0 && errno != ENOENT) {
+            cli_error("sim", NULL, "cannot remove the stale link %s: %s", path, strerror(errno));
+            return -1;
         }
     }
-    free(tmp);
-    return rc;
+    if (symlink(pty, path) != 0) {
+        cli_error("sim", "choose a --port-link in a folder you can write",
+                  "cannot link %s at %s: %s", pty, path,
+                  errno == EEXIST ? "another process created it meanwhile" : strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the link at PATH if it is still the one to our pty. */
+static void unlink_port(const char *pty, const char *path)
+{
+    char now[PATH_MAX];
+    link_target(path, now, sizeof now);
+    if (strcmp(now, pty) == 0) {
+        unlink(path);
+    }
 }
 
 /*
@@ -741,9 +732,42 @@ static void announce(const sim_options *o, const blsim *sim, const char *where)
             blsim_readout_protected(sim) ? ", readout protected" : "", where);
 }
 
+/* --unix PATH may be new, or a socket nobody listens on any more (left by
+ * an earlier simulator); anything else is not ours to replace. Returns 0,
+ * or -1 after saying why. */
+static int socket_path_free(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        return 0;
+    }
+    if (S_ISSOCK(st.st_mode)) {
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int rc = fd >= 0 ? connect(fd, (const struct sockaddr *)&addr, sizeof addr) : -1;
+        int why = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (rc != 0 && why == ECONNREFUSED) {
+            return 0; /* stale */
+        }
+        cli_error("sim", "stop that server first, or choose another --unix path",
+                  "--unix %s: a server is listening there", path);
+        return -1;
+    }
+    cli_error("sim", "choose another --unix path, or remove that file yourself",
+              "--unix %s exists and is not a socket; it was left alone", path);
+    return -1;
+}
+
 /* --unix: one client on a socket, then the same loop as on a pty. */
 static int run_on_socket(const sim_options *o, blsim *sim, bool *served)
 {
+    if (socket_path_free(o->unix_path) != 0) {
+        return EXIT_IO;
+    }
     int listener = listen_unix(o->unix_path);
     if (listener < 0) {
         cli_error("sim", "choose a --unix path in a folder you can write",
@@ -787,8 +811,6 @@ static int run_on_pty(const sim_options *o, blsim *sim, bool *served)
         return EXIT_IO;
     }
     if (link_port(slave_name, o->port_link) != 0) {
-        cli_error("sim", "choose a --port-link in a folder you can write",
-                  "cannot link %s at %s: %s", slave_name, o->port_link, strerror(errno));
         close(link.fd);
         close(link.slave_fd);
         return EXIT_IO;
@@ -798,17 +820,25 @@ static int run_on_pty(const sim_options *o, blsim *sim, bool *served)
     announce(o, sim, where);
     *served = true;
     int rc = serve(o, sim, &link);
-    unlink(o->port_link);
+    unlink_port(slave_name, o->port_link);
     close(link.fd);
     close(link.slave_fd);
     return rc;
 }
 
-int cmd_sim(int argc, char **argv)
+static int sim_run(const cli_command *cmd, int argc, char **argv)
 {
-    sim_options o;
-    int rc = parse_options(argc, argv, &o);
-    if (rc >= 0) {
+    sim_options o = {.device = "f103md"};
+    int first;
+    int rc = cli_parse(cmd, argc, argv, sim_take, &o, &first);
+    if (rc != EXIT_OK) {
+        return rc == CLI_HELP ? EXIT_OK : rc;
+    }
+    if (first < argc) {
+        cli_error("sim", "see 'stm32isp help sim'", "unexpected argument '%s'", argv[first]);
+        return EXIT_USAGE;
+    }
+    if ((rc = check_options(&o)) != EXIT_OK) {
         return rc;
     }
     blsim *sim = NULL;
@@ -829,3 +859,35 @@ int cmd_sim(int argc, char **argv)
     blsim_free(sim);
     return rc != EXIT_OK ? rc : save_rc;
 }
+
+const cli_command cmd_sim = {
+    .name = "sim",
+    .summary = "simulate an STM32 ROM bootloader on a pseudo-terminal",
+    .usage = "sim --port-link PATH [options]\n       stm32isp sim --unix PATH [options]",
+    .about = "Simulates the ROM bootloader of an STM32 (AN3155 over USART) on a\n"
+             "pseudo-terminal whose client side is linked at PATH. Point a client at\n"
+             "PATH as if it were a serial port. PATH must not exist, or be a link to a\n"
+             "pseudo-terminal that no longer exists (one an earlier simulator left):\n"
+             "the simulator never replaces another file, nor a live simulator's link,\n"
+             "and on exit removes the link only if it is still its own.\n"
+             "\n"
+             "A pseudo-terminal cannot carry parity: the simulator takes 8N1 framing on\n"
+             "it, so clients must not ask for even parity (stm32flash: -m 8n1).\n"
+             "\n"
+             "With --unix it listens on a unix-domain stream socket at PATH instead and\n"
+             "serves the first client that connects, until that client disconnects:\n"
+             "a byte stream with no framing at all, which is what QEMU's\n"
+             "'-serial unix:PATH' connects an emulated USART to (QEMU ignores the\n"
+             "USART's parity and word length, so the firmware's 8E1 works unchanged).\n"
+             "PATH appears only once the socket accepts connections: start the client\n"
+             "when it exists.\n"
+             "\n"
+             "Code that Go starts in RAM (stm32isp's RAM CRC program, say) runs as its\n"
+             "bytes on a virtual STM32F1 (docs/virtual-mcu.md).\n"
+             "\n"
+             "It serves until Go (with --exit-on-go), SIGINT/SIGTERM, the idle timeout\n"
+             "or (--unix) the client's disconnection.",
+    .options = sim_cli_options,
+    .target = false,
+    .run = sim_run,
+};

@@ -1,75 +1,52 @@
 /*
- * stm32isp: the PC side of the project. Each subcommand lives in its own
- * cmd_*.c file; this file only dispatches.
+ * stm32isp: the PC side of the project. Each command is one cmd_*.c file
+ * defining a cli_command; this file holds the table of them and
+ * dispatches.
  */
 #include "cli.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #ifndef STM32ISP_VERSION
 #define STM32ISP_VERSION "0.1.0"
 #endif
 
-typedef struct subcommand {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} subcommand;
-
-static const subcommand subcommands[] = {
-    {"probe", cmd_probe, "identify the target: chip, bootloader, flash, protection"},
-    {"flash", cmd_flash, "program an image (.bin, Intel HEX, SREC, ELF), verify, start"},
-    {"read", cmd_read, "read memory into a file"},
-    {"erase", cmd_erase, "erase the whole flash or the pages of a range"},
-    {"go", cmd_go, "start code at an address with the Go command"},
-    {"protect", cmd_protect, "set readout or write protection"},
-    {"unprotect", cmd_unprotect, "remove readout (erases the flash) or write protection"},
-    {"pack", cmd_pack, "pack firmware files into an image container or EEPROM dump"},
-    {"info", cmd_info, "show and check an image container or EEPROM dump"},
-    {"master", cmd_master, "run the master board's flashing job from an EEPROM image file"},
-    {"load", cmd_load, "write an image into the master board's EEPROM through its console"},
-    {"sim", cmd_sim, "simulate an STM32 ROM bootloader on a pseudo-terminal"},
+const cli_command *const cli_commands[] = {
+    &cmd_probe,   &cmd_flash,     &cmd_verify, &cmd_read, &cmd_erase,  &cmd_go,   &cmd_reset,
+    &cmd_protect, &cmd_unprotect, &cmd_pack,   &cmd_info, &cmd_master, &cmd_load, &cmd_sim,
 };
+const size_t cli_command_count = sizeof cli_commands / sizeof cli_commands[0];
 
-void cli_error(const char *cmd, const char *hint, const char *fmt, ...)
+static const cli_command *find_command(const char *name)
 {
-    va_list ap;
-    fprintf(stderr, "stm32isp %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    if (hint != NULL) {
-        fprintf(stderr, "  hint: %s\n", hint);
+    for (size_t i = 0; i < cli_command_count; i++) {
+        if (strcmp(cli_commands[i]->name, name) == 0) {
+            return cli_commands[i];
+        }
     }
-}
-
-bool cli_parse_u32(const char *text, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 0);
-    if (errno != 0 || end == text || *end != '\0' || v > 0xFFFFFFFFull || text[0] == '-') {
-        return false;
-    }
-    *out = (uint32_t)v;
-    return true;
+    return NULL;
 }
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: stm32isp COMMAND [OPTIONS]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
-        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+    for (size_t i = 0; i < cli_command_count; i++) {
+        fprintf(out, "  %-10s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
     }
-    fprintf(out, "\n'stm32isp COMMAND --help' describes a command.\n"
+    fprintf(out, "\n'stm32isp help COMMAND' (or 'stm32isp COMMAND --help') describes a command;\n"
+                 "'stm32isp --version' prints the version.\n"
                  "Exit codes: 0 success, 1 the operation failed, 2 bad command line,\n"
                  "3 a file or port could not be used, 4 the image was refused (nothing\n"
-                 "erased), 5 the target is readout-protected (nothing erased).\n");
+                 "erased), 5 the target is readout-protected (nothing erased), 130 stopped\n"
+                 "by Ctrl-C (the message says what state the target is in).\n");
+}
+
+static int unknown_command(const char *name)
+{
+    fprintf(stderr,
+            "stm32isp: unknown command '%s'\n  hint: 'stm32isp --help' lists the commands\n", name);
+    return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -78,22 +55,31 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+    const char *first = argv[1];
+    if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0) {
         usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(argv[1], "--version") == 0) {
+    if (strcmp(first, "--version") == 0 || strcmp(first, "-V") == 0) {
         printf("stm32isp %s\n", STM32ISP_VERSION);
         return EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
-        if (strcmp(argv[1], subcommands[i].name) == 0) {
-            return subcommands[i].run(argc - 1, argv + 1);
+    if (strcmp(first, "help") == 0) {
+        if (argc == 2) {
+            usage(stdout);
+            return EXIT_OK;
         }
+        const cli_command *cmd = find_command(argv[2]);
+        if (cmd == NULL || argc > 3) {
+            return cmd == NULL ? unknown_command(argv[2])
+                               : (fprintf(stderr, "stm32isp help: give one command\n"), EXIT_USAGE);
+        }
+        cli_print_help(cmd, stdout);
+        return EXIT_OK;
     }
-    fprintf(stderr,
-            "stm32isp: unknown command '%s'\n  hint: 'stm32isp --help' lists the commands\n",
-            argv[1]);
-    return EXIT_USAGE;
+    const cli_command *cmd = find_command(first);
+    if (cmd == NULL) {
+        return unknown_command(first);
+    }
+    return cmd->run(cmd, argc - 1, argv + 1);
 }

@@ -1,0 +1,134 @@
+/*
+ * probe: identifies the target: chip, bootloader, flash, protection and
+ * option bytes, as the library learns them.
+ */
+#include "cli.h"
+#include "stm32isp/devices.h"
+#include "target.h"
+
+#include <inttypes.h>
+
+typedef struct probe_opts {
+    target_opts t;
+} probe_opts;
+
+static int probe_take(void *ctx, int option, const char *value)
+{
+    probe_opts *o = ctx;
+    return target_take("probe", &o->t, option, value);
+}
+
+typedef struct probe_result {
+    bool have_options;
+    uint32_t option_count;
+    uint8_t option_bytes[32];
+} probe_result;
+
+static void probe_json(json *j, void *ctx)
+{
+    const probe_result *p = ctx;
+    if (p->have_options) {
+        json_hex_bytes(j, "option_bytes", p->option_bytes, p->option_count);
+    }
+}
+
+static void print_target(const session *s, const probe_result *p)
+{
+    const stm32isp_target_info *t = &s->client.target;
+    const stm32isp_device *d = t->device;
+    printf("device      %s (PID 0x%03x, %s)\n", d->name, t->pid, stm32isp_device_family(d));
+    printf("bootloader  v%u.%u, erase command 0x%02x, %u commands:",
+           (unsigned)(t->bootloader_version >> 4), (unsigned)(t->bootloader_version & 0xF),
+           t->erase_opcode, t->command_count);
+    for (unsigned i = 0; i < t->command_count; i++) {
+        printf(" %02x", t->commands[i]);
+    }
+    printf("\n");
+    uint32_t units = stm32isp_device_unit_count(d, t->flash_size);
+    printf("flash       %" PRIu32 " KiB at 0x%08" PRIx32 " (%s), %" PRIu32 " erase units\n",
+           t->flash_size / 1024, stm32isp_device_flash_base(d),
+           t->flash_size_from_register ? "from the flash-size register"
+                                       : "the PID's maximum: the register was not readable",
+           units);
+    printf("ram         0x%08" PRIx32 "-0x%08" PRIx32 " usable by the host\n", d->ram_start,
+           d->ram_end - 1);
+    printf("readout     %s\n",
+           t->readout_protected ? "PROTECTED (flash cannot be read)" : "not protected");
+    if (t->uid_valid) {
+        printf("uid         ");
+        for (int i = 0; i < 12; i++) {
+            printf("%02x", t->uid[i]);
+        }
+        printf("\n");
+    }
+    if (p->have_options) {
+        printf("options     ");
+        for (uint32_t i = 0; i < p->option_count; i++) {
+            printf("%02x%s", p->option_bytes[i], i % 2 == 1 ? " " : "");
+        }
+        printf("\n");
+    }
+}
+
+static int probe_steps(session *s, probe_result *p)
+{
+    int code = session_connect(s);
+    if (code != EXIT_OK || s->client.target.readout_protected) {
+        return code;
+    }
+    const stm32isp_device *d = s->client.target.device;
+    uint32_t start = stm32isp_device_option_start(d);
+    uint32_t end = stm32isp_device_option_end(d);
+    uint32_t n = end > start ? end - start : 0;
+    if (n > sizeof p->option_bytes) {
+        n = sizeof p->option_bytes;
+    }
+    if (n != 0) {
+        stm32isp_err err = stm32isp_cmd_read(&s->client, start, p->option_bytes, n);
+        if (err == STM32ISP_ERR_CANCELLED) {
+            return session_fail(s, err, "reading the option bytes");
+        }
+        /* Some bootloaders refuse to read them; the probe stands without. */
+        p->have_options = err == STM32ISP_OK;
+        p->option_count = n;
+    }
+    return EXIT_OK;
+}
+
+static int probe_run(const cli_command *cmd, int argc, char **argv)
+{
+    probe_opts o = {0};
+    int first;
+    int code = cli_parse(cmd, argc, argv, probe_take, &o, &first);
+    if (code != EXIT_OK) {
+        return code == CLI_HELP ? EXIT_OK : code;
+    }
+    if (first < argc) {
+        cli_error(cmd->name, NULL, "unexpected argument '%s'", argv[first]);
+        return EXIT_USAGE;
+    }
+    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
+        return code;
+    }
+    session s;
+    probe_result p = {0};
+    code = session_open(&s, cmd->name, &o.t);
+    if (code == EXIT_OK) {
+        code = probe_steps(&s, &p);
+    }
+    if (code == EXIT_OK && session_human(&s)) {
+        print_target(&s, &p);
+    }
+    return session_finish(&s, code, probe_json, &p);
+}
+
+const cli_command cmd_probe = {
+    .name = "probe",
+    .summary = "identify the target: chip, bootloader, flash, protection",
+    .usage = "probe --port PATH [options]",
+    .about = "Connects and reports the chip, its bootloader, flash size, readout and\n"
+             "write protection and option bytes. Changes nothing.",
+    .options = NULL,
+    .target = true,
+    .run = probe_run,
+};
