@@ -87,7 +87,7 @@ expect() { # expect CODE TEXT ARGS...
 }
 expect 2 "give exactly one image file" --port x.tty
 expect 2 "no --port given" new.simg
-expect 2 "unknown option" --port x.tty new.simg --bogus
+expect 2 "is not an option of load" --port x.tty new.simg --bogus
 expect 2 "unknown --eeprom-type '24c999'" --port x.tty new.simg --eeprom-type 24c999
 expect 3 "cannot read missing.simg" --port x.tty missing.simg
 expect 4 "not a valid image container" --port x.tty new.bin

@@ -143,11 +143,13 @@ static void test_refuses_what_is_not_a_serial_port(void **state)
 static void test_reset_seq_grammar(void **state)
 {
     (void)state;
-    pty p;
-    pty_open(&p);
+    /* The grammar on a port not opened (no file to tell a pty by): the
+     * state pc_serial_open() starts from. */
     pc_serial s;
     char err[256];
-    assert_int_equal(pc_serial_open(&s, p.slave, 115200, err, sizeof err), 0);
+    memset(&s, 0, sizeof s);
+    s.fd = -1;
+    s.boot0.request_fd = s.nrst.request_fd = -1;
     assert_false(pc_serial_has_reset_lines(&s));
 
     assert_int_equal(pc_serial_set_reset_seq(&s, "nrst=rts,boot0=!dtr", err, sizeof err), 0);
@@ -166,6 +168,13 @@ static void test_reset_seq_grammar(void **state)
     assert_int_equal(s.boot0.offset, 27);
     assert_string_equal(s.nrst.chip, "/dev/gpiochip1");
     assert_true(s.nrst.inverted);
+    assert_int_equal(s.reset_pulse_ms, 0);
+    assert_int_equal(s.boot_wait_ms, 0);
+
+    assert_int_equal(
+        pc_serial_set_reset_seq(&s, "wait=250,nrst=rts,boot0=dtr,pulse=50", err, sizeof err), 0);
+    assert_int_equal(s.reset_pulse_ms, 50);
+    assert_int_equal(s.boot_wait_ms, 250);
 
     static const struct {
         const char *spec, *says;
@@ -173,11 +182,14 @@ static void test_reset_seq_grammar(void **state)
         {"nrst=rts", "both"},
         {"nrst=rts,boot0=rts", "share"},
         {"nrst=cts,boot0=dtr", "not a line"},
-        {"reset=rts,boot0=dtr", "boot0 and nrst"},
+        {"reset=rts,boot0=dtr", "boot0, nrst, pulse and wait"},
         {"nrst=rts,nrst=dtr", "twice"},
         {"nrst", "SIGNAL=LINE"},
         {"nrst=gpio:chip,boot0=dtr", "gpio:CHIP:OFFSET"},
         {"nrst=gpio:chip:x1,boot0=dtr", "number"},
+        {"nrst=rts,boot0=dtr,pulse=0", "milliseconds"},
+        {"nrst=rts,boot0=dtr,wait=10001", "milliseconds"},
+        {"nrst=rts,boot0=dtr,pulse=5ms", "milliseconds"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
@@ -187,7 +199,6 @@ static void test_reset_seq_grammar(void **state)
         }
     }
     pc_serial_close(&s);
-    close(p.master);
 }
 
 static void test_pins_fail_cleanly_where_there_are_none(void **state)
@@ -198,10 +209,13 @@ static void test_pins_fail_cleanly_where_there_are_none(void **state)
     pc_serial s;
     char err[256];
     assert_int_equal(pc_serial_open(&s, p.slave, 115200, err, sizeof err), 0);
-    /* A pty has no modem lines; a missing GPIO chip cannot be opened. Both
-     * are errors the library reports as STM32ISP_ERR_PORT. */
-    assert_int_equal(pc_serial_set_reset_seq(&s, "nrst=rts,boot0=dtr", err, sizeof err), 0);
-    assert_int_not_equal(pc_serial_ops.set_reset(&s, true), 0);
+    /* A pty has no modem lines: wiring them is refused, saying so. A
+     * missing GPIO chip cannot be opened: an error the library reports as
+     * STM32ISP_ERR_PORT. */
+    assert_int_equal(pc_serial_set_reset_seq(&s, "nrst=rts,boot0=dtr", err, sizeof err), -1);
+    assert_non_null(strstr(err, "pseudo-terminal"));
+    assert_non_null(strstr(err, "no modem lines"));
+    assert_false(pc_serial_has_reset_lines(&s));
     assert_int_equal(pc_serial_set_reset_seq(&s, "nrst=gpio:gpiochip99:1,boot0=gpio:gpiochip99:2",
                                              err, sizeof err),
                      0);

@@ -881,11 +881,12 @@ int image_format_ihex(const uint8_t *data, size_t size, uint32_t address, char *
             const uint8_t high[2] = {(uint8_t)(upper >> 8), (uint8_t)upper};
             at += ihex_record(text + at, 0x04, 0, high, 2);
         }
-        size_t n = size - done < PER_RECORD ? size - done : PER_RECORD;
-        uint32_t to_boundary = 0x10000u - (a & 0xFFFFu);
-        if (n > to_boundary) {
-            n = to_boundary;
-        }
+        /* Up to PER_RECORD bytes, and not past the 64 KiB boundary: the
+         * record's 16-bit offset cannot go on into the next window. */
+        size_t to_boundary = 0x10000u - (a & 0xFFFFu);
+        size_t n = size - done;
+        n = n < PER_RECORD ? n : PER_RECORD;
+        n = n < to_boundary ? n : to_boundary;
         at += ihex_record(text + at, 0x00, (uint16_t)(a & 0xFFFFu), data + done, n);
         done += n;
     }

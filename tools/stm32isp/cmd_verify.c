@@ -177,7 +177,7 @@ static int verify_run(const cli_command *cmd, int argc, char **argv)
     code = image_set_load(cmd->name, argv + first, (size_t)(argc - first), o.format, o.has_address,
                           o.address, &set);
     if (code == EXIT_OK) {
-        verify_result r = {.set = &set};
+        verify_result r = {.set = &set, .by = "none"};
         session s;
         code = session_open(&s, cmd->name, &o.t);
         s.image_command = true;
