@@ -243,8 +243,9 @@ every run (ctest `bench.ratio-64k`).
   cycles a byte by the model's cycle count.
   The host's own think time is not counted, for either tool.
 - **stm32isp**: `stm32isp flash IMAGE --port PTY` with its defaults: erase
-  what the image needs (a mass erase when cheaper), skip 256-byte blocks that
-  are all 0xFF, verify with the RAM CRC program (docs/ram-crc.md: the target
+  the pages the image touches (a mass erase only when it touches them all),
+  skip 256-byte blocks that are all 0xFF, verify with the RAM CRC program
+  (docs/ram-crc.md: the target
   computes the CRC-32 of every programmed byte and it is compared with the
   image's), start the application with the program's start command.
 - **stm32flash**: `{stm32flash_cmd}` ({stm32flash_version}, Debian's
