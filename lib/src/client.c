@@ -260,9 +260,8 @@ stm32isp_err stm32isp_enter_bootloader(stm32isp_client *c)
 
 stm32isp_err stm32isp_sync(stm32isp_client *c)
 {
-    if (stop_requested(c)) {
-        return STM32ISP_ERR_CANCELLED;
-    }
+    /* No stop check here: a recovery ends with a sync, and it must finish
+     * so that the next run finds the bootloader at a command boundary. */
     const uint8_t sync = AN3155_SYNC;
     const uint32_t timeout = stm32isp_reply_timeout_ms(c, 2, 0);
     for (unsigned attempt = 0; attempt < c->cfg.sync_attempts; attempt++) {
@@ -310,9 +309,8 @@ stm32isp_err stm32isp_sync(stm32isp_client *c)
  * lines up on a NACKed 0x7F pair. */
 stm32isp_err stm32isp_recover(stm32isp_client *c)
 {
-    if (stop_requested(c)) {
-        return STM32ISP_ERR_CANCELLED;
-    }
+    /* Runs even once the stop flag is up: it is bounded, and it leaves the
+     * bootloader at a command boundary after a command that failed. */
     c->stats.resyncs++;
     log_msg(c, STM32ISP_LOG_INFO, "recovering the command framing");
     if (stm32isp_has_reset_lines(c)) {
@@ -606,7 +604,7 @@ static stm32isp_err erase_retried(stm32isp_client *c, const uint16_t *units, siz
     for (unsigned attempt = 0;; attempt++) {
         err = erase_once(c, units, count);
         if (err == STM32ISP_OK || err == STM32ISP_ERR_PORT || err == STM32ISP_ERR_UNSUPPORTED ||
-            attempt >= c->cfg.command_retries) {
+            err == STM32ISP_ERR_CANCELLED || attempt >= c->cfg.command_retries) {
             break;
         }
         c->stats.retries++;
@@ -789,7 +787,8 @@ stm32isp_err stm32isp_connect(stm32isp_client *c)
      * looks like protection, a flipped PID like an unknown part). */
     for (unsigned attempt = 0; err == STM32ISP_OK; attempt++) {
         err = identify(c);
-        if (err == STM32ISP_OK || attempt >= c->cfg.command_retries || err == STM32ISP_ERR_PORT) {
+        if (err == STM32ISP_OK || attempt >= c->cfg.command_retries || err == STM32ISP_ERR_PORT ||
+            err == STM32ISP_ERR_CANCELLED) {
             break;
         }
         c->stats.retries++;

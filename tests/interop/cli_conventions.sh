@@ -93,7 +93,7 @@ ok "flash boot.bin app.bin@0x08004000; read -o - gives the bytes on stdout, stat
 grep -q "holds the image" verify.txt || fail "verify: $(cat verify.txt)"
 cp boot.bin other.bin
 printf '\x5a' | dd of=other.bin bs=1 seek=100 conv=notrunc 2>/dev/null
-expect_exit 1 "${isp[@]}" verify other.bin --port "$port" --verify read
+expect_exit 1 "${isp[@]}" verify other.bin --port "$port" --verify read -v
 json_has last.err "differs from the image, first at 0x08000064"
 expect_exit 1 "${isp[@]}" verify other.bin --port "$port"
 json_has last.err "differs from the image"
@@ -145,30 +145,53 @@ json_has verbose.err "connected:"
 json_has verbose.err "write: "
 ok "-v prints what happens on success"
 
-# 12. Ctrl-C in the middle of a flash: the simulator is held while the tool
-#     waits for an ACK, so the signal lands during the write.
-make_image 60000 big.bin
-"$stm32isp" flash big.bin --port "$port" --no-start -v >int.out 2>int.err &
-tool=$!
-for _ in $(seq 1 500); do
-    grep -q "write: " int.err && break
-    sleep 0.01
-done
-grep -q "write: " int.err || fail "the flash never reached its write phase: $(cat int.err)"
-kill -STOP "$sim_pid"
-kill -INT "$tool"
-sleep 0.3
-kill -CONT "$sim_pid"
-got=0
-wait "$tool" || got=$?
-((got == 130)) || fail "Ctrl-C: exit $got, not 130: $(cat int.err)"
-json_has int.err "stopped (Ctrl-C) while flashing: the flash is partly written: run the same command again"
-[[ $(grep -c "^stm32isp flash: stopped" int.err) == 1 ]] || fail "more than one line: $(cat int.err)"
+# 12. Ctrl-C in the middle of a flash, a master job and an erase, on a
+#     simulator that answers in real time (a 20 KB write takes about 2.5 s,
+#     an erase command of 32 pages 0.6 s), so that the signal lands inside
+#     the phase.
+stop_sim
+start_sim rt --device f103md --realtime
+port=$work/rt.tty
+interrupt() { # interrupt PHASE CMD...: Ctrl-C 0.2 s after CMD -v enters PHASE
+    local phase=$1
+    shift
+    rm -f int.err
+    # Job control on: a script's background job would ignore SIGINT.
+    set -m
+    "$@" -v >int.out 2>int.err &
+    tool=$!
+    set +m
+    for _ in $(seq 1 1000); do
+        grep -q "$phase" int.err && break
+        sleep 0.01
+    done
+    grep -q "$phase" int.err || fail "$* never reached '$phase': $(cat int.err)"
+    sleep 0.2
+    kill -INT "$tool"
+    got=0
+    wait "$tool" || got=$?
+    ((got == 130)) || fail "Ctrl-C: exit $got, not 130: $(cat int.err)"
+    [[ $(grep -c "stopped (Ctrl-C)" int.err) == 1 ]] || fail "not one line: $(cat int.err)"
+}
+make_image 20000 big.bin
+interrupt "write: [0-9]" "$stm32isp" flash big.bin --port "$port" --no-start
+json_has int.err "stm32isp flash: stopped (Ctrl-C) while flashing: the flash is partly written: run the same command again"
 expect_exit 1 "${isp[@]}" verify big.bin --port "$port" --verify read
 "${isp[@]}" flash big.bin --port "$port" --no-start >/dev/null 2>rerun.err ||
     fail "the same command again: $(cat rerun.err)"
 "${isp[@]}" verify big.bin --port "$port" >/dev/null || fail "verify after the rerun"
 ok "Ctrl-C mid-write: exit 130, one line with the state, the bootloader answers; a rerun finishes"
+
+"$stm32isp" pack big.bin --eeprom 24c256 --no-start -o big.ee --quiet
+"${isp[@]}" erase --all --port "$port" --quiet
+interrupt "write: [0-9]" "$stm32isp" master --eeprom big.ee --eeprom-type 24c256 --port "$port"
+json_has int.err "stopped (Ctrl-C) while running the job: the flash is partly written: run the same command again"
+"${isp[@]}" master --eeprom big.ee --eeprom-type 24c256 --port "$port" --quiet 2>rerun.err ||
+    fail "master after Ctrl-C: $(cat rerun.err) -- the interrupted run: $(cat int.err)"
+interrupt "erase: [0-9]" "$stm32isp" erase --address 0x08000000 --length 60K --port "$port"
+json_has int.err "stopped (Ctrl-C) while erasing: the flash is partly erased: run the same command again"
+"${isp[@]}" probe --port "$port" --quiet || fail "the bootloader does not answer after Ctrl-C"
+ok "Ctrl-C in master and in erase: exit 130 and the state; the bootloader answers after it"
 stop_sim
 
 # 13. The simulator takes only a path that is free or its own stale link.

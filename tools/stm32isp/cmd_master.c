@@ -278,8 +278,7 @@ static int master_steps(master_run *m, const master_opts *o, master_eeprom *ee)
                  !m->result.target_touched    ? "the target was not touched"
                  : !m->result.target_modified ? "nothing was erased"
                                               : "run it again to finish");
-        code = session_fail(
-            s, err, err == STM32ISP_ERR_CANCELLED ? stm32isp_phase_name(m->result.phase) : during);
+        code = session_fail(s, err, err == STM32ISP_ERR_CANCELLED ? "running the job" : during);
     } else {
         session_end_bar(s);
         if (session_human(s)) {

@@ -44,6 +44,7 @@ typedef struct sim_options {
     bool exit_on_go;
     bool quiet;
     bool verbose;
+    bool realtime;
     double idle_exit;
     blsim_go_state go_state;
     long hsi_ppm;
@@ -108,6 +109,7 @@ enum {
     S_IDLE_EXIT,
     S_QUIET,
     S_VERBOSE,
+    S_REALTIME,
 };
 
 static const cli_option sim_cli_options[] = {
@@ -149,6 +151,10 @@ static const cli_option sim_cli_options[] = {
     [S_VERBOSE] = {"verbose", 0, NULL,
                    "also print what the virtual MCU logs (frames at the\n"
                    "wrong rate, faults) on stderr"},
+    [S_REALTIME] = {"realtime", 0, NULL,
+                    "answer no sooner than the part would: an erase or a write\n"
+                    "takes its datasheet time in wall-clock time too (default:\n"
+                    "as fast as the client reads)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -249,6 +255,9 @@ static int sim_take(void *ctx, int option, const char *value)
         return EXIT_OK;
     case S_VERBOSE:
         o->verbose = true;
+        return EXIT_OK;
+    case S_REALTIME:
+        o->realtime = true;
         return EXIT_OK;
     default:
         return EXIT_USAGE;
@@ -545,12 +554,45 @@ static bool session_over(const blsim *sim)
     return blsim_get_stats(sim)->gos > 0 && (s == BLSIM_STATE_APP || s == BLSIM_STATE_HARDFAULT);
 }
 
+/*
+ * --realtime: replies leave no earlier than the virtual clock says, counted
+ * from when the request arrived, so that an erase or a long write takes
+ * the time it would on a real part (a user can watch it, and interrupt
+ * it). The anchor pairs a wall-clock time with the virtual time then.
+ */
+static bool realtime;
+static double anchor_wall;
+static uint64_t anchor_virtual_ns;
+
+static void realtime_anchor(const blsim *sim)
+{
+    anchor_wall = monotonic_seconds();
+    anchor_virtual_ns = blsim_now_ns(sim);
+}
+
+static void realtime_wait(const blsim *sim)
+{
+    double due = anchor_wall + (double)(blsim_now_ns(sim) - anchor_virtual_ns) / 1e9;
+    /* In steps, so that a signal ends the wait; a model's longest step (a
+     * mass erase) is well within the bound. */
+    for (int steps = 0; steps < 6000 && !stop_requested; steps++) {
+        double left = due - monotonic_seconds();
+        if (left <= 0) {
+            break;
+        }
+        usleep((useconds_t)((left < 0.01 ? left : 0.01) * 1e6));
+    }
+}
+
 /* Sends everything the model has to say, advancing its clock as needed. */
 static int flush_model(blsim *sim, int master)
 {
     uint8_t out[1024];
     size_t m;
     while ((m = blsim_host_drain(sim, out, sizeof out)) > 0) {
+        if (realtime) {
+            realtime_wait(sim);
+        }
         if (write_all(master, out, m) != 0) {
             return -1;
         }
@@ -568,6 +610,7 @@ static int feed(blsim *sim, int master, const uint8_t *in, size_t n)
     if (flush_model(sim, master) != 0) {
         return -1;
     }
+    realtime_anchor(sim); /* the bytes arrived now */
     for (size_t at = 0; at < n; at += CHUNK) {
         blsim_host_send(sim, in + at, n - at < CHUNK ? n - at : CHUNK);
         if (flush_model(sim, master) != 0) {
@@ -630,6 +673,7 @@ static int serve(const sim_options *o, blsim *sim, const sim_link *link)
             double now = monotonic_seconds();
             blsim_idle(sim, (uint64_t)((now - last_advance) * 1e6));
             last_advance = now;
+            realtime_anchor(sim);
             if (flush_model(sim, link->fd) != 0) {
                 cli_error("sim", NULL, "writing the %s failed: %s", what, strerror(errno));
                 return EXIT_IO;
@@ -852,6 +896,7 @@ static int sim_run(const cli_command *cmd, int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    realtime = o.realtime;
     bool served = false;
     rc = o.unix_path != NULL ? run_on_socket(&o, sim, &served) : run_on_pty(&o, sim, &served);
     /* Once serving began the outputs are written whatever the ending. */

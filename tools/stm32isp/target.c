@@ -122,7 +122,9 @@ bool session_stop_requested(void)
 
 /* The first Ctrl-C asks the library to stop at the next command boundary;
  * SA_RESETHAND gives a second one its default action, for a user who will
- * not wait for a long erase to end. */
+ * not wait for a long erase to end. A SIGINT the tool was started with
+ * ignored (a background job of a script, nohup) stays ignored, as the
+ * shell meant. */
 static void catch_stop_signals(void)
 {
     struct sigaction sa;
@@ -130,7 +132,10 @@ static void catch_stop_signals(void)
     sa.sa_handler = on_stop_signal;
     sa.sa_flags = (int)SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &saved_int);
+    sigaction(SIGINT, NULL, &saved_int);
+    if (saved_int.sa_handler != SIG_IGN) {
+        sigaction(SIGINT, &sa, NULL);
+    }
     sigaction(SIGTERM, &sa, &saved_term);
 }
 

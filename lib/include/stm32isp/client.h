@@ -112,9 +112,10 @@ void stm32isp_set_progress(stm32isp_client *c, stm32isp_progress_fn fn, void *ct
 
 /*
  * A flag the caller may set at any time (from a signal handler, say):
- * once it is true, no further command or recovery is sent and the call in
- * progress returns CANCELLED at the next command boundary, so a frame is
- * never cut in the middle. NULL removes it.
+ * once it is true, no further command is sent and the call in progress
+ * returns CANCELLED at the next command boundary, so a frame is never cut
+ * in the middle. A recovery of the framing after a command that failed
+ * still runs (it is bounded), for the same reason. NULL removes it.
  */
 void stm32isp_set_stop_flag(stm32isp_client *c, const volatile bool *stop);
 
