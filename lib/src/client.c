@@ -493,7 +493,8 @@ static uint32_t write_work_ms(const stm32isp_client *c)
     return c->target.device != NULL ? stm32isp_device_write256_ms_max(c->target.device) : 100u;
 }
 
-static stm32isp_err cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data, size_t len)
+static stm32isp_err cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data, size_t len,
+                              uint32_t work_ms)
 {
     stm32isp_err err = send_opcode(c, AN3155_CMD_WRITE_MEMORY, STM32ISP_ERR_WRITE_FAILED);
     if (err != STM32ISP_OK) {
@@ -509,7 +510,7 @@ static stm32isp_err cmd_write(stm32isp_client *c, uint32_t address, const uint8_
     if ((err = send_with_xor(c, c->frame, len + 1)) != STM32ISP_OK) {
         return err;
     }
-    return expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)len + 3, write_work_ms(c)),
+    return expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)len + 3, work_ms),
                       STM32ISP_ERR_WRITE_FAILED);
 }
 
@@ -519,7 +520,7 @@ stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint
     if (len == 0 || len > AN3155_MAX_TRANSFER) {
         return STM32ISP_ERR_INVALID_ARG;
     }
-    return note_frame(c, cmd_write(c, address, data, len));
+    return note_frame(c, cmd_write(c, address, data, len, write_work_ms(c)));
 }
 
 stm32isp_err stm32isp_cmd_go(stm32isp_client *c, uint32_t address)
@@ -862,6 +863,20 @@ stm32isp_err stm32isp_cmd_write_unprotect(stm32isp_client *c)
 stm32isp_err stm32isp_cmd_readout_protect(stm32isp_client *c)
 {
     return protection_command(c, AN3155_CMD_READOUT_PROTECT, NULL, 0, option_work_ms(c));
+}
+
+stm32isp_err stm32isp_write_option_bytes(stm32isp_client *c, const uint8_t *raw, size_t len)
+{
+    if (!c->connected) {
+        return STM32ISP_ERR_NOT_CONNECTED;
+    }
+    const stm32isp_device *d = c->target.device;
+    uint32_t start = stm32isp_device_option_start(d);
+    if (len == 0 || start == 0 || len > stm32isp_device_option_end(d) - start) {
+        return STM32ISP_ERR_INVALID_ARG;
+    }
+    stm32isp_err err = cmd_write(c, start, raw, len, option_work_ms(c));
+    return err == STM32ISP_OK ? after_reset(c) : err;
 }
 
 stm32isp_err stm32isp_cmd_readout_unprotect(stm32isp_client *c)

@@ -213,3 +213,30 @@ echo "keep me" >sock.path
 expect_exit 3 "${isp[@]}" sim --unix sock.path --quiet --idle-exit 1
 [[ $(cat sock.path) == "keep me" ]] || fail "sim --unix replaced a file"
 ok "sim refuses a file and a live simulator's link, takes over a stale link, removes only its own"
+
+# 14. Write protection decoded by pages; option bytes set and read back;
+#     refused where the family's layout is not in the device database.
+start_sim ob --device f103hd
+port=$work/ob.tty
+"${isp[@]}" protect --port "$port" --write 0-3 >wrp.txt || fail "protect --write 0-3: $(cat wrp.txt)"
+"${isp[@]}" probe --port "$port" >probe-wrp.txt
+json_has probe-wrp.txt "write-prot  pages 0-7 (0x08000000-0x08003fff, WRP bits 0-3)"
+"${isp[@]}" protect --port "$port" --option-bytes data0=0x12,wrp=0x7fffffff >ob.txt ||
+    fail "--option-bytes: $(cat ob.txt)"
+json_has ob.txt "read back equal"
+"${isp[@]}" probe --port "$port" --json >probe-ob.json
+json_has probe-ob.json '"data0": "0x12"'
+json_has probe-ob.json '"wrp": "0x7fffffff"'
+json_has probe-ob.json '"first_page": 62, "last_page": 255'
+expect_exit 2 "${isp[@]}" protect --port "$port" --option-bytes rdp=0x00
+json_has last.err "'protect --read' sets readout protection"
+expect_exit 2 "${isp[@]}" protect --port "$port" --option-bytes data0=0x100
+"${isp[@]}" probe --port "$port" --json >probe-ob2.json
+json_has probe-ob2.json '"data0": "0x12"'
+stop_sim
+start_sim f4 --device f103md --pid 0x413
+expect_exit 2 "${isp[@]}" protect --port "$work/f4.tty" --device 0x413 --option-bytes data0=1
+json_has last.err "option-byte layout of the F4 family"
+json_has last.err "nothing was written"
+stop_sim
+ok "probe shows write protection as pages; --option-bytes writes, resets and reads back; rdp= and unknown layouts refused"

@@ -860,6 +860,45 @@ static void test_write_protection_blocks_programming_until_removed(void **state)
     rig_close(&r);
 }
 
+/* Option bytes written with Write Memory: the chip resets, the client
+ * synchronises again, and a WRP bit written this way protects its pages. */
+static void test_option_bytes_write_and_reload(void **state)
+{
+    (void)state;
+    for (int pins = 0; pins < 2; pins++) {
+        rig r;
+        rig_open(&r, "f103md", 64, pins == 1, NULL);
+        assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+        const stm32isp_device *d = r.client.target.device;
+        uint8_t raw[STM32ISP_OPTION_BYTES_RAW_SIZE];
+        assert_int_equal(
+            stm32isp_cmd_read(&r.client, stm32isp_device_option_start(d), raw, sizeof raw),
+            STM32ISP_OK);
+        stm32isp_option_bytes ob;
+        assert_int_equal(stm32isp_option_bytes_decode(d, raw, &ob, NULL),
+                         STM32ISP_OPTION_BYTES_VALID);
+        ob.data0 = 0x5A;
+        stm32isp_option_bytes_set_wrp(&ob, 1, true); /* pages 4-7 */
+        assert_true(stm32isp_option_bytes_encode(d, &ob, raw));
+        assert_int_equal(stm32isp_write_option_bytes(&r.client, raw, sizeof raw), STM32ISP_OK);
+        assert_true(r.client.connected);
+        const uint8_t *held = blsim_option_bytes(r.sim);
+        assert_int_equal(held[4], 0x5A);
+        assert_int_equal(held[5], 0xA5);
+        assert_int_equal(held[8], 0xFD);
+        assert_int_equal(held[0], 0xA5); /* still readable: RDP level 0 */
+        assert_int_equal(blsim_get_stats(r.sim)->resets, (uint64_t)(pins == 1 ? 2 : 1));
+        /* Page 5 is protected now: an erase of it does not happen. */
+        const uint16_t page5 = 5;
+        uint8_t before[4];
+        memcpy(before, blsim_flash(r.sim) + 5 * 1024, 4);
+        stm32isp_cmd_erase_units(&r.client, &page5, 1);
+        assert_memory_equal(blsim_flash(r.sim) + 5 * 1024, before, 4);
+        assert_int_equal(stm32isp_write_option_bytes(&r.client, raw, 17), STM32ISP_ERR_INVALID_ARG);
+        rig_close(&r);
+    }
+}
+
 /* ------------------------------------------------------------------------- */
 /* Recovery of a write, branch by branch, with deterministic faults          */
 
@@ -1257,6 +1296,7 @@ int main(void)
         cmocka_unit_test(test_checksum_command_and_verify),
         cmocka_unit_test(test_readout_protection_round_trip),
         cmocka_unit_test(test_write_protection_blocks_programming_until_removed),
+        cmocka_unit_test(test_option_bytes_write_and_reload),
         cmocka_unit_test(test_write_whose_ack_was_lost_is_read_back_and_kept),
         cmocka_unit_test(test_write_that_did_not_land_is_sent_again),
         cmocka_unit_test(test_refused_write_over_the_right_data_goes_on),

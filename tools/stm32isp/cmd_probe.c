@@ -3,10 +3,12 @@
  * option bytes, as the library learns them.
  */
 #include "cli.h"
+#include "optbytes.h"
 #include "stm32isp/devices.h"
 #include "target.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 typedef struct probe_opts {
     target_opts t;
@@ -19,16 +21,15 @@ static int probe_take(void *ctx, int option, const char *value)
 }
 
 typedef struct probe_result {
-    bool have_options;
-    uint32_t option_count;
-    uint8_t option_bytes[32];
+    const stm32isp_target_info *target;
+    option_state options;
 } probe_result;
 
 static void probe_json(json *j, void *ctx)
 {
     const probe_result *p = ctx;
-    if (p->have_options) {
-        json_hex_bytes(j, "option_bytes", p->option_bytes, p->option_count);
+    if (p->target != NULL) {
+        option_state_json(j, p->target, &p->options);
     }
 }
 
@@ -61,13 +62,7 @@ static void print_target(const session *s, const probe_result *p)
         }
         printf("\n");
     }
-    if (p->have_options) {
-        printf("options     ");
-        for (uint32_t i = 0; i < p->option_count; i++) {
-            printf("%02x%s", p->option_bytes[i], i % 2 == 1 ? " " : "");
-        }
-        printf("\n");
-    }
+    option_state_print(t, &p->options, stdout);
 }
 
 static int probe_steps(session *s, probe_result *p)
@@ -76,22 +71,12 @@ static int probe_steps(session *s, probe_result *p)
     if (code != EXIT_OK || s->client.target.readout_protected) {
         return code;
     }
-    const stm32isp_device *d = s->client.target.device;
-    uint32_t start = stm32isp_device_option_start(d);
-    uint32_t end = stm32isp_device_option_end(d);
-    uint32_t n = end > start ? end - start : 0;
-    if (n > sizeof p->option_bytes) {
-        n = sizeof p->option_bytes;
+    p->target = &s->client.target;
+    stm32isp_err err = option_state_read(&s->client, &p->options);
+    if (err == STM32ISP_ERR_CANCELLED) {
+        return session_fail(s, err, "reading the option bytes");
     }
-    if (n != 0) {
-        stm32isp_err err = stm32isp_cmd_read(&s->client, start, p->option_bytes, n);
-        if (err == STM32ISP_ERR_CANCELLED) {
-            return session_fail(s, err, "reading the option bytes");
-        }
-        /* Some bootloaders refuse to read them; the probe stands without. */
-        p->have_options = err == STM32ISP_OK;
-        p->option_count = n;
-    }
+    /* Some bootloaders refuse to show them: the probe stands without. */
     return EXIT_OK;
 }
 
@@ -111,7 +96,8 @@ static int probe_run(const cli_command *cmd, int argc, char **argv)
         return code;
     }
     session s;
-    probe_result p = {0};
+    probe_result p;
+    memset(&p, 0, sizeof p);
     code = session_open(&s, cmd->name, &o.t);
     if (code == EXIT_OK) {
         code = probe_steps(&s, &p);

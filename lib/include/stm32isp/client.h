@@ -191,6 +191,15 @@ stm32isp_err stm32isp_cmd_write_protect(stm32isp_client *c, const uint8_t *secto
 stm32isp_err stm32isp_cmd_write_unprotect(stm32isp_client *c);
 stm32isp_err stm32isp_cmd_readout_protect(stm32isp_client *c);
 stm32isp_err stm32isp_cmd_readout_unprotect(stm32isp_client *c);
+/*
+ * Writes the option-byte area with Write Memory at its base: the bootloader
+ * erases the option bytes, programs `raw` (complements included, see
+ * stm32isp_option_bytes_encode) and resets the chip; the client then
+ * synchronises again and identifies the target, as after the protection
+ * commands. INVALID_ARG when the part has no option bytes the bootloader
+ * shows or `len` exceeds them.
+ */
+stm32isp_err stm32isp_write_option_bytes(stm32isp_client *c, const uint8_t *raw, size_t len);
 
 /*
  * Get Checksum (0xA1, bootloaders v3.3 and later): the CRC-32 the target's
