@@ -826,3 +826,143 @@ int64_t image_payload_offset(const loaded_image *img, uint32_t address)
     }
     return offset + (address - s->address);
 }
+
+/* ------------------------------------------------------------------------- */
+/* Intel HEX writer                                                           */
+
+/* Two passes over the same records: the first (buf NULL) only counts the
+ * characters, so the second writes into one exact allocation. */
+typedef struct ihex_writer {
+    char *buf;
+    size_t len;
+    bool overflow;   /* the count passed SIZE_MAX (32-bit hosts) */
+    bool have_upper; /* a type 04 record has been written */
+    uint32_t upper;  /* the upper 16 address bits it set */
+} ihex_writer;
+
+static char *ihex_byte(char *p, unsigned byte)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    p[0] = digits[(byte >> 4) & 0xF];
+    p[1] = digits[byte & 0xF];
+    return p + 2;
+}
+
+/* ":" count(2) offset(4) type(2) data(2n) checksum(2) CR LF: 13 + 2n
+ * characters; the checksum is the two's complement of the sum of every byte
+ * before it. */
+static void ihex_record(ihex_writer *w, unsigned type, unsigned offset, const uint8_t *bytes,
+                        size_t n)
+{
+    size_t line = 13 + 2 * n;
+    if (w->buf == NULL) {
+        if (w->len > SIZE_MAX - line) {
+            w->overflow = true;
+        } else {
+            w->len += line;
+        }
+        return;
+    }
+    char *p = w->buf + w->len;
+    unsigned sum = (unsigned)n + (offset >> 8) + (offset & 0xFF) + type;
+    *p++ = ':';
+    p = ihex_byte(p, (unsigned)n);
+    p = ihex_byte(p, offset >> 8);
+    p = ihex_byte(p, offset & 0xFF);
+    p = ihex_byte(p, type);
+    for (size_t i = 0; i < n; i++) {
+        p = ihex_byte(p, bytes[i]);
+        sum += bytes[i];
+    }
+    p = ihex_byte(p, (0x100u - (sum & 0xFF)) & 0xFF);
+    p[0] = '\r';
+    p[1] = '\n';
+    w->len += line;
+}
+
+/* `size` bytes at `address`; address + size is at most 4 GiB. */
+static void ihex_run(ihex_writer *w, const uint8_t *data, size_t size, uint32_t address)
+{
+    size_t i = 0;
+    while (i < size && !w->overflow) {
+        uint32_t a = (uint32_t)(address + i); /* below 4 GiB: a byte is left */
+        size_t n = 16;
+        if (n > size - i) {
+            n = size - i;
+        }
+        if (n > 0x10000u - (a & 0xFFFFu)) { /* up to the 64 KiB boundary */
+            n = 0x10000u - (a & 0xFFFFu);
+        }
+        if (!w->have_upper || a >> 16 != w->upper) {
+            const uint8_t ext[2] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16)};
+            ihex_record(w, 0x04, 0, ext, 2);
+            w->have_upper = true;
+            w->upper = a >> 16;
+        }
+        ihex_record(w, 0x00, a & 0xFFFFu, data + i, n);
+        i += n;
+    }
+}
+
+/* Either one run (img NULL) or every segment of img, then the end record. */
+static void ihex_emit(ihex_writer *w, const loaded_image *img, const uint8_t *data, size_t size,
+                      uint32_t address)
+{
+    if (img == NULL) {
+        ihex_run(w, data, size, address);
+    } else {
+        size_t at = 0;
+        for (size_t k = 0; k < img->segment_count; k++) {
+            ihex_run(w, img->payload + at, img->segments[k].length, img->segments[k].address);
+            at += img->segments[k].length;
+        }
+    }
+    ihex_record(w, 0x01, 0, NULL, 0);
+}
+
+static int ihex_text(const loaded_image *img, const uint8_t *data, size_t size, uint32_t address,
+                     char **out, size_t *out_size)
+{
+    ihex_writer count = {0};
+    ihex_emit(&count, img, data, size, address);
+    if (count.overflow || count.len == SIZE_MAX) {
+        return -1;
+    }
+    char *buf = malloc(count.len + 1);
+    if (buf == NULL) {
+        return -1;
+    }
+    ihex_writer w = {.buf = buf};
+    ihex_emit(&w, img, data, size, address);
+    buf[w.len] = '\0';
+    *out = buf;
+    *out_size = w.len;
+    return 0;
+}
+
+int image_format_ihex(const uint8_t *data, size_t size, uint32_t address, char **out,
+                      size_t *out_size)
+{
+    *out = NULL;
+    *out_size = 0;
+    if ((uint64_t)size > 0x100000000ull - address) {
+        return -1;
+    }
+    return ihex_text(NULL, data, size, address, out, out_size);
+}
+
+int image_format_ihex_image(const loaded_image *img, char **out, size_t *out_size)
+{
+    *out = NULL;
+    *out_size = 0;
+    /* The loaders never make these, but a hand-built image could. */
+    uint64_t at = 0;
+    for (size_t k = 0; k < img->segment_count; k++) {
+        const stm32isp_segment *s = &img->segments[k];
+        at += s->length;
+        if ((uint64_t)s->address + s->length > 0x100000000ull || at > img->payload_size) {
+            return -1;
+        }
+    }
+    return ihex_text(img, NULL, 0, 0, out, out_size);
+}
