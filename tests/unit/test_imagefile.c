@@ -13,10 +13,12 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- Helpers ------------------------------------------------------------ */
@@ -654,6 +656,416 @@ static void test_unreadable_files(void **state)
     unlink(path);
 }
 
+/* ---- Intel HEX writer --------------------------------------------------- */
+
+/* What check_written_ihex found. */
+typedef struct ihex_counts {
+    size_t data_records;
+    size_t ext_records;
+} ihex_counts;
+
+static unsigned hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return (unsigned)(ch - '0');
+    }
+    if (ch >= 'A' && ch <= 'F') {
+        return (unsigned)(ch - 'A' + 10);
+    }
+    fail_msg("'%c' is not an uppercase hex digit", ch);
+    return 0;
+}
+
+/*
+ * Reads the writer's text on its own, without the library's reader: every
+ * line ":" + uppercase hex + CR LF, its byte count matching its length, its
+ * bytes (checksum included) summing to 0 mod 256; 04 records only where the
+ * upper half changes; data records after an 04, within one 64 KiB block,
+ * and, when `size` is not SIZE_MAX, exactly the 16-byte run from `address`
+ * (shorter only at the end or at a 64 KiB boundary); no other record type;
+ * the end record last and once.
+ */
+static ihex_counts check_written_ihex(const char *s, size_t len, uint32_t address, size_t size)
+{
+    ihex_counts c = {0};
+    bool have_upper = false, ended = false;
+    uint32_t upper = 0;
+    size_t done = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        assert_false(ended); /* nothing after the end record */
+        assert_int_equal(s[pos], ':');
+        const char *eol = memchr(s + pos, '\n', len - pos);
+        assert_non_null(eol);
+        size_t line_len = (size_t)(eol - (s + pos)) + 1;
+        assert_true(line_len >= 13);
+        assert_int_equal(eol[-1], '\r');
+        size_t digits = line_len - 3; /* ':' and CR LF */
+        assert_int_equal(digits % 2, 0);
+        uint8_t b[5 + 255] = {0};
+        size_t nb = digits / 2;
+        assert_true(nb >= 5 && nb <= sizeof b);
+        unsigned sum = 0;
+        for (size_t i = 0; i < nb; i++) {
+            b[i] = (uint8_t)(hex_value(s[pos + 1 + 2 * i]) << 4 | hex_value(s[pos + 2 + 2 * i]));
+            sum += b[i];
+        }
+        if ((sum & 0xFF) != 0) {
+            fail_msg("line at offset %zu: bytes sum to 0x%02X, not 0", pos, sum & 0xFF);
+        }
+        size_t n = b[0];
+        unsigned offset = (unsigned)b[1] << 8 | b[2];
+        assert_int_equal(nb, 5 + n);
+        switch (b[3]) {
+        case 0x00: {
+            assert_true(have_upper);
+            assert_true(n >= 1 && n <= 16);
+            assert_true(offset + n <= 0x10000u); /* never crosses 64 KiB */
+            c.data_records++;
+            if (size == SIZE_MAX) {
+                break;
+            }
+            uint64_t want = (uint64_t)address + done;
+            assert_int_equal(upper << 16 | offset, (uint32_t)want);
+            size_t want_n = 16;
+            if (want_n > size - done) {
+                want_n = size - done;
+            }
+            if (want_n > 0x10000u - offset) {
+                want_n = 0x10000u - offset;
+            }
+            assert_int_equal(n, want_n);
+            done += n;
+            break;
+        }
+        case 0x04: {
+            assert_int_equal(n, 2);
+            assert_int_equal(offset, 0);
+            uint32_t next = (uint32_t)b[4] << 8 | b[5];
+            assert_true(!have_upper || next != upper); /* only where it changes */
+            have_upper = true;
+            upper = next;
+            c.ext_records++;
+            break;
+        }
+        case 0x01:
+            assert_int_equal(line_len, 13);
+            assert_memory_equal(s + pos, ":00000001FF\r\n", 13);
+            ended = true;
+            break;
+        default:
+            fail_msg("record type 0x%02X written", b[3]);
+        }
+        pos += line_len;
+    }
+    assert_true(ended);
+    if (size != SIZE_MAX) {
+        assert_int_equal(done, size);
+    }
+    return c;
+}
+
+static uint8_t *pattern(size_t size, unsigned seed)
+{
+    uint8_t *data = malloc(size != 0 ? size : 1);
+    assert_non_null(data);
+    for (size_t i = 0; i < size; i++) {
+        data[i] = (uint8_t)(seed + i * 13u + (i >> 8));
+    }
+    return data;
+}
+
+/* Writes `size` bytes at `address`, checks the text, reads it back. */
+static void ihex_write_and_read_back(size_t size, uint32_t address)
+{
+    uint8_t *data = pattern(size, address >> 4);
+    char *hex = NULL;
+    size_t hex_size = 0;
+    assert_int_equal(image_format_ihex(data, size, address, &hex, &hex_size), 0);
+    assert_non_null(hex);
+    assert_int_equal(strlen(hex), hex_size);
+    ihex_counts c = check_written_ihex(hex, hex_size, address, size);
+    /* One 04 per 64 KiB block the data touches: the first and each change. */
+    uint32_t last = (uint32_t)(address + size - 1);
+    assert_int_equal(c.ext_records, (last >> 16) - (address >> 16) + 1);
+
+    loaded_image img;
+    char err[256] = "";
+    if (image_load_buffer("read.hex", (const uint8_t *)hex, hex_size, IMAGE_FORMAT_AUTO, false, 0,
+                          &img, err, sizeof err) != 0) {
+        fail_msg("size %zu at 0x%08X: %s", size, address, err);
+    }
+    assert_int_equal(img.format, IMAGE_FORMAT_IHEX);
+    assert_int_equal(img.segment_count, 1);
+    assert_int_equal(img.segments[0].address, address);
+    assert_int_equal(img.segments[0].length, size);
+    assert_int_equal(img.payload_size, size);
+    assert_memory_equal(img.payload, data, size);
+    image_free(&img);
+    free(hex);
+    free(data);
+}
+
+static void test_ihex_writer_round_trip(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 15, 16, 17, 65536 + 100};
+    static const uint32_t addresses[] = {0x08000000, 0x0800FFF8, 0x00000000, 0x2000FFFF};
+    for (size_t a = 0; a < sizeof addresses / sizeof addresses[0]; a++) {
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            ihex_write_and_read_back(sizes[k], addresses[a]);
+        }
+    }
+    /* Up to the last byte of the address space. */
+    ihex_write_and_read_back(16, 0xFFFFFFF0u);
+    ihex_write_and_read_back(1, 0xFFFFFFFFu);
+}
+
+/* 65636 bytes from 0x0800FFF8 cross into 0x0801xxxx and 0x0802xxxx: an 04
+ * record before each, and the record before each boundary cut short. */
+static void test_ihex_writer_splits_at_64k(void **state)
+{
+    (void)state;
+    size_t size = 65536 + 100;
+    uint8_t *data = pattern(size, 1);
+    char *hex = NULL;
+    size_t hex_size = 0;
+    assert_int_equal(image_format_ihex(data, size, 0x0800FFF8, &hex, &hex_size), 0);
+    ihex_counts c = check_written_ihex(hex, hex_size, 0x0800FFF8, size);
+    assert_int_equal(c.ext_records, 3);
+    /* 8 bytes up to 0x08010000, 4096 full records, 92 bytes = 5 full + 12. */
+    assert_int_equal(c.data_records, 1 + 4096 + 6);
+    assert_int_equal(strncmp(hex, ":020000040800F2\r\n:08FFF800", 26), 0);
+    const char *second = strstr(hex, ":020000040801F1\r\n");
+    const char *third = strstr(hex, ":020000040802F0\r\n");
+    assert_non_null(second);
+    assert_non_null(third);
+    assert_true(second < third);
+    /* Right after each 04, the data restart at offset 0000. */
+    assert_int_equal(strncmp(second + 17, ":10000000", 9), 0);
+    assert_int_equal(strncmp(third + 17, ":10000000", 9), 0);
+    free(hex);
+    free(data);
+}
+
+/* Byte for byte, against records whose checksums are worked out here:
+ * checksum = 0x100 - (sum of the record's bytes & 0xFF). */
+static void test_ihex_writer_exact_text(void **state)
+{
+    (void)state;
+    uint8_t seq[17];
+    for (unsigned i = 0; i < sizeof seq; i++) {
+        seq[i] = (uint8_t)i;
+    }
+    char *hex = NULL;
+    size_t hex_size = 0;
+    assert_int_equal(image_format_ihex(seq, sizeof seq, 0x08000000, &hex, &hex_size), 0);
+    static const char want1[] =
+        /* 02+00+00+04+08+00 = 0x0E -> 0xF2 */
+        ":020000040800F2\r\n"
+        /* 10+00+00+00 + (0+1+...+15 = 0x78) = 0x88 -> 0x78 */
+        ":10000000000102030405060708090A0B0C0D0E0F78\r\n"
+        /* 01+00+10+00+10 = 0x21 -> 0xDF */
+        ":0100100010DF\r\n"
+        /* 00+00+00+01 = 0x01 -> 0xFF */
+        ":00000001FF\r\n";
+    assert_int_equal(hex_size, sizeof want1 - 1);
+    assert_string_equal(hex, want1);
+    free(hex);
+
+    /* Four bytes across 0x08010000: split, with an 04 between the halves. */
+    static const uint8_t across[] = {0xAA, 0xBB, 0xCC, 0xDD};
+    assert_int_equal(image_format_ihex(across, sizeof across, 0x0800FFFE, &hex, &hex_size), 0);
+    static const char want2[] = ":020000040800F2\r\n"
+                                /* 02+FF+FE+00+AA+BB = 0x364 -> 0x64 -> 0x9C */
+                                ":02FFFE00AABB9C\r\n"
+                                /* 02+00+00+04+08+01 = 0x0F -> 0xF1 */
+                                ":020000040801F1\r\n"
+                                /* 02+00+00+00+CC+DD = 0x1AB -> 0xAB -> 0x55 */
+                                ":02000000CCDD55\r\n"
+                                ":00000001FF\r\n";
+    assert_int_equal(hex_size, sizeof want2 - 1);
+    assert_string_equal(hex, want2);
+    free(hex);
+
+    /* Address 0 still starts with an 04 record (upper half 0000). */
+    static const uint8_t one = 0x5A;
+    assert_int_equal(image_format_ihex(&one, 1, 0x1234, &hex, &hex_size), 0);
+    /* 02+00+00+04+00+00 = 0x06 -> 0xFA; 01+12+34+00+5A = 0xA1 -> 0x5F */
+    assert_string_equal(hex, ":020000040000FA\r\n:011234005A5F\r\n:00000001FF\r\n");
+    free(hex);
+}
+
+/* size 0: the end record alone, which the reader refuses as empty. */
+static void test_ihex_writer_empty(void **state)
+{
+    (void)state;
+    char *hex = NULL;
+    size_t hex_size = 0;
+    assert_int_equal(image_format_ihex(NULL, 0, 0x08000000, &hex, &hex_size), 0);
+    assert_string_equal(hex, ":00000001FF\r\n");
+    assert_int_equal(hex_size, 13);
+    expect_error("read.hex", hex, "the file holds no data to program");
+    free(hex);
+    /* At the very top, size 0 is not past 4 GiB. */
+    assert_int_equal(image_format_ihex(NULL, 0, 0xFFFFFFFFu, &hex, &hex_size), 0);
+    assert_string_equal(hex, ":00000001FF\r\n");
+    free(hex);
+}
+
+static void test_ihex_writer_refuses_past_4gib(void **state)
+{
+    (void)state;
+    uint8_t data[17] = {0};
+    char *hex = (char *)data; /* must come back NULL */
+    size_t hex_size = 99;
+    assert_int_equal(image_format_ihex(data, 17, 0xFFFFFFF0u, &hex, &hex_size), -1);
+    assert_null(hex);
+    assert_int_equal(hex_size, 0);
+    assert_int_equal(image_format_ihex(data, 2, 0xFFFFFFFFu, &hex, &hex_size), -1);
+    assert_null(hex);
+}
+
+/* Any loaded image to Intel HEX: the sample (segments in three 64 KiB
+ * blocks) from SREC and back through the Intel HEX reader. */
+static void test_ihex_writer_image(void **state)
+{
+    (void)state;
+    text t = {0};
+    srec_write(&t, 3, sample, sizeof sample / sizeof sample[0]);
+    loaded_image img;
+    expect_loads("fw.srec", t.s, &img);
+    free(t.s);
+    char *hex = NULL;
+    size_t hex_size = 0;
+    assert_int_equal(image_format_ihex_image(&img, &hex, &hex_size), 0);
+    ihex_counts c = check_written_ihex(hex, hex_size, 0, SIZE_MAX);
+    assert_int_equal(c.ext_records, 3); /* 0800, 0801, 0802 */
+    image_free(&img);
+    expect_loads("fw.hex", hex, &img);
+    assert_int_equal(img.format, IMAGE_FORMAT_IHEX);
+    check_sample(&img);
+    image_free(&img);
+    free(hex);
+
+    /* No segments: the end record alone. A segment past the payload: -1. */
+    loaded_image none = {0};
+    assert_int_equal(image_format_ihex_image(&none, &hex, &hex_size), 0);
+    assert_string_equal(hex, ":00000001FF\r\n");
+    free(hex);
+    uint8_t byte = 0;
+    stm32isp_segment seg = {0x08000000, 2};
+    loaded_image bad = {.segments = &seg, .segment_count = 1, .payload = &byte, .payload_size = 1};
+    assert_int_equal(image_format_ihex_image(&bad, &hex, &hex_size), -1);
+    assert_null(hex);
+}
+
+#ifdef TEST_OBJCOPY
+/* Runs objcopy with `args` (NULL-terminated, after the program name). */
+static void run_objcopy(const char *const *args)
+{
+    char *argv[12] = {(char *)TEST_OBJCOPY};
+    size_t n = 1;
+    for (; args[n - 1] != NULL; n++) {
+        assert_true(n + 1 < sizeof argv / sizeof argv[0]);
+        argv[n] = (char *)args[n - 1];
+    }
+    argv[n] = NULL;
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, TEST_OBJCOPY, NULL, NULL, argv, environ), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void write_file(const char *path, const void *data, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, size), (ssize_t)size);
+    close(fd);
+}
+
+static char *read_file(const char *path, size_t *size)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    char *data = malloc((size_t)st.st_size + 1);
+    assert_non_null(data);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, data, (size_t)st.st_size), (ssize_t)st.st_size);
+    close(fd);
+    data[st.st_size] = '\0';
+    *size = (size_t)st.st_size;
+    return data;
+}
+#endif
+
+/* GNU objcopy as an independent reader and writer: its binary of our text
+ * is the input, and its Intel HEX of the input is our text. */
+static void test_ihex_writer_matches_objcopy(void **state)
+{
+    (void)state;
+#ifndef TEST_OBJCOPY
+    skip();
+#else
+    char dir[] = "/tmp/test_imagefile_objcopy_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char ours[64], bin[64], theirs[64];
+    snprintf(ours, sizeof ours, "%s/ours.hex", dir);
+    snprintf(bin, sizeof bin, "%s/data.bin", dir);
+    snprintf(theirs, sizeof theirs, "%s/theirs.hex", dir);
+
+    static const struct {
+        size_t size;
+        uint32_t address;
+    } cases[] = {{65536 + 100, 0x0800FFF8}, {17, 0x08000000}, {1, 0x20000003}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t *data = pattern(cases[k].size, (unsigned)k);
+        char *hex = NULL;
+        size_t hex_size = 0;
+        assert_int_equal(image_format_ihex(data, cases[k].size, cases[k].address, &hex, &hex_size),
+                         0);
+        write_file(ours, hex, hex_size);
+
+        const char *const to_bin[] = {"-I", "ihex", "-O", "binary", ours, bin, NULL};
+        run_objcopy(to_bin);
+        size_t bin_size = 0;
+        char *back = read_file(bin, &bin_size);
+        assert_int_equal(bin_size, cases[k].size);
+        assert_memory_equal(back, data, bin_size);
+        free(back);
+
+        /* The other way: the bytes placed at the address (the section, not
+         * the start address, so objcopy writes no type 05 record). */
+        write_file(bin, data, cases[k].size);
+        char place[48];
+        snprintf(place, sizeof place, ".data+0x%08X", cases[k].address);
+        const char *const to_hex[] = {"-I",  "binary", "-O",   "ihex", "--change-section-address",
+                                      place, bin,      theirs, NULL};
+        run_objcopy(to_hex);
+        size_t their_size = 0;
+        char *their_text = read_file(theirs, &their_size);
+        if (their_size != hex_size || memcmp(their_text, hex, hex_size) != 0) {
+            size_t at = 0, line = 1;
+            while (at < hex_size && at < their_size && their_text[at] == hex[at]) {
+                line += hex[at++] == '\n';
+            }
+            fail_msg("objcopy's text differs from ours at line %zu (offset %zu)", line, at);
+        }
+        free(their_text);
+        free(hex);
+        free(data);
+    }
+    unlink(ours);
+    unlink(bin);
+    unlink(theirs);
+    rmdir(dir);
+#endif
+}
+
 /* ---- ELF ---------------------------------------------------------------- */
 
 typedef struct elf_seg {
@@ -870,95 +1282,6 @@ static void test_elf_refusals(void **state)
     expect_contains(err, "x.elf: truncated ELF header");
 }
 
-/* Intel HEX output: checksums, 04 records at 64 KiB boundaries, and the
- * bytes back through the reader. */
-static void check_ihex_lines(const char *hex, size_t size)
-{
-    size_t at = 0;
-    while (at < size) {
-        const char *line = hex + at;
-        const char *nl = memchr(line, '\n', size - at);
-        assert_non_null(nl);
-        size_t len = (size_t)(nl - line);
-        assert_true(len >= 11 && len % 2 == 1 && line[0] == ':');
-        unsigned sum = 0;
-        for (size_t i = 1; i < len; i += 2) {
-            unsigned b;
-            assert_int_equal(sscanf(line + i, "%2X", &b), 1);
-            sum += b;
-        }
-        assert_int_equal(sum & 0xFF, 0);
-        unsigned count, offset;
-        assert_int_equal(sscanf(line + 1, "%2X%4X", &count, &offset), 2);
-        assert_int_equal(len, 11 + 2 * count);
-        /* A data record never runs past a 64 KiB boundary. */
-        if (line[7] == '0' && line[8] == '0') {
-            assert_true(offset + count <= 0x10000);
-        }
-        at += len + 1;
-    }
-}
-
-static void test_ihex_output(void **state)
-{
-    (void)state;
-    /* Exact hex, checksums worked out by hand: 04 record for 0x0800,
-     * 3 bytes at 0x0010, end. */
-    const uint8_t three[3] = {0x01, 0x02, 0xAB};
-    char *hex;
-    size_t size;
-    assert_int_equal(image_format_ihex(three, 3, 0x08000010, &hex, &size), 0);
-    const char *want = ":020000040800F2\n:03001000010 2AB3F\n:00000001FF\n";
-    char expected[64];
-    size_t k = 0;
-    for (const char *p = want; *p != '\0'; p++) {
-        if (*p != ' ') {
-            expected[k++] = *p;
-        }
-    }
-    expected[k] = '\0';
-    assert_int_equal(size, strlen(expected));
-    assert_memory_equal(hex, expected, size);
-    free(hex);
-
-    assert_int_equal(image_format_ihex(NULL, 0, 0x08000000, &hex, &size), 0);
-    assert_int_equal(size, 12);
-    assert_memory_equal(hex, ":00000001FF\n", 12);
-    free(hex);
-
-    static const size_t sizes[] = {1, 15, 16, 17, 65536 + 100};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        size_t n = sizes[i];
-        uint8_t *bytes = malloc(n);
-        assert_non_null(bytes);
-        for (size_t j = 0; j < n; j++) {
-            bytes[j] = (uint8_t)(j * 7 + i);
-        }
-        uint32_t address = n > 65536 ? 0x0800FFF8u : 0x08000000u;
-        assert_int_equal(image_format_ihex(bytes, n, address, &hex, &size), 0);
-        check_ihex_lines(hex, size);
-        if (n > 65536) {
-            /* Two 64 KiB windows and a third: three 04 records. */
-            assert_non_null(strstr(hex, ":020000040800F2\n"));
-            assert_non_null(strstr(hex, ":020000040801F1\n"));
-            assert_non_null(strstr(hex, ":020000040802F0\n"));
-        }
-        loaded_image img;
-        char err[256];
-        assert_int_equal(image_load_buffer("back.hex", (const uint8_t *)hex, size,
-                                           IMAGE_FORMAT_IHEX, false, 0, &img, err, sizeof err),
-                         0);
-        assert_int_equal(img.segment_count, 1);
-        assert_int_equal(img.segments[0].address, address);
-        assert_int_equal(img.payload_size, n);
-        assert_memory_equal(img.payload, bytes, n);
-        image_free(&img);
-        free(hex);
-        free(bytes);
-    }
-    assert_int_equal(image_format_ihex(three, 3, 0xFFFFFFFEu, &hex, &size), -1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -979,7 +1302,13 @@ int main(void)
         cmocka_unit_test(test_unreadable_files),
         cmocka_unit_test(test_elf_loads_at_the_load_address),
         cmocka_unit_test(test_elf_refusals),
-        cmocka_unit_test(test_ihex_output),
+        cmocka_unit_test(test_ihex_writer_exact_text),
+        cmocka_unit_test(test_ihex_writer_round_trip),
+        cmocka_unit_test(test_ihex_writer_splits_at_64k),
+        cmocka_unit_test(test_ihex_writer_empty),
+        cmocka_unit_test(test_ihex_writer_refuses_past_4gib),
+        cmocka_unit_test(test_ihex_writer_image),
+        cmocka_unit_test(test_ihex_writer_matches_objcopy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

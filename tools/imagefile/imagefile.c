@@ -828,70 +828,141 @@ int64_t image_payload_offset(const loaded_image *img, uint32_t address)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Intel HEX output                                                           */
+/* Intel HEX writer                                                           */
 
-/* One record: ":LLAAAATT<data>CC\n"; returns the characters written. */
-static size_t ihex_record(char *out, uint8_t type, uint16_t offset, const uint8_t *data, size_t len)
+/* Two passes over the same records: the first (buf NULL) only counts the
+ * characters, so the second writes into one exact allocation. */
+typedef struct ihex_writer {
+    char *buf;
+    size_t len;
+    bool overflow;   /* the count passed SIZE_MAX (32-bit hosts) */
+    bool have_upper; /* a type 04 record has been written */
+    uint32_t upper;  /* the upper 16 address bits it set */
+} ihex_writer;
+
+static char *ihex_byte(char *p, unsigned byte)
 {
     static const char digits[] = "0123456789ABCDEF";
-    uint8_t sum = (uint8_t)(len + (offset >> 8) + (offset & 0xFF) + type);
-    size_t at = 0;
-    out[at++] = ':';
-#define PUT_BYTE(b)                                                                                \
-    do {                                                                                           \
-        out[at++] = digits[(b) >> 4];                                                              \
-        out[at++] = digits[(b)&0xF];                                                               \
-    } while (0)
-    PUT_BYTE((uint8_t)len);
-    PUT_BYTE((uint8_t)(offset >> 8));
-    PUT_BYTE((uint8_t)(offset & 0xFF));
-    PUT_BYTE(type);
-    for (size_t i = 0; i < len; i++) {
-        PUT_BYTE(data[i]);
-        sum = (uint8_t)(sum + data[i]);
+    p[0] = digits[(byte >> 4) & 0xF];
+    p[1] = digits[byte & 0xF];
+    return p + 2;
+}
+
+/* ":" count(2) offset(4) type(2) data(2n) checksum(2) CR LF: 13 + 2n
+ * characters; the checksum is the two's complement of the sum of every byte
+ * before it. */
+static void ihex_record(ihex_writer *w, unsigned type, unsigned offset, const uint8_t *bytes,
+                        size_t n)
+{
+    size_t line = 13 + 2 * n;
+    if (w->buf == NULL) {
+        if (w->len > SIZE_MAX - line) {
+            w->overflow = true;
+        } else {
+            w->len += line;
+        }
+        return;
     }
-    PUT_BYTE((uint8_t)(0x100 - sum));
-#undef PUT_BYTE
-    out[at++] = '\n';
-    return at;
+    char *p = w->buf + w->len;
+    unsigned sum = (unsigned)n + (offset >> 8) + (offset & 0xFF) + type;
+    *p++ = ':';
+    p = ihex_byte(p, (unsigned)n);
+    p = ihex_byte(p, offset >> 8);
+    p = ihex_byte(p, offset & 0xFF);
+    p = ihex_byte(p, type);
+    for (size_t i = 0; i < n; i++) {
+        p = ihex_byte(p, bytes[i]);
+        sum += bytes[i];
+    }
+    p = ihex_byte(p, (0x100u - (sum & 0xFF)) & 0xFF);
+    p[0] = '\r';
+    p[1] = '\n';
+    w->len += line;
+}
+
+/* `size` bytes at `address`; address + size is at most 4 GiB. */
+static void ihex_run(ihex_writer *w, const uint8_t *data, size_t size, uint32_t address)
+{
+    size_t i = 0;
+    while (i < size && !w->overflow) {
+        uint32_t a = (uint32_t)(address + i); /* below 4 GiB: a byte is left */
+        size_t n = 16;
+        if (n > size - i) {
+            n = size - i;
+        }
+        if (n > 0x10000u - (a & 0xFFFFu)) { /* up to the 64 KiB boundary */
+            n = 0x10000u - (a & 0xFFFFu);
+        }
+        if (!w->have_upper || a >> 16 != w->upper) {
+            const uint8_t ext[2] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16)};
+            ihex_record(w, 0x04, 0, ext, 2);
+            w->have_upper = true;
+            w->upper = a >> 16;
+        }
+        ihex_record(w, 0x00, a & 0xFFFFu, data + i, n);
+        i += n;
+    }
+}
+
+/* Either one run (img NULL) or every segment of img, then the end record. */
+static void ihex_emit(ihex_writer *w, const loaded_image *img, const uint8_t *data, size_t size,
+                      uint32_t address)
+{
+    if (img == NULL) {
+        ihex_run(w, data, size, address);
+    } else {
+        size_t at = 0;
+        for (size_t k = 0; k < img->segment_count; k++) {
+            ihex_run(w, img->payload + at, img->segments[k].length, img->segments[k].address);
+            at += img->segments[k].length;
+        }
+    }
+    ihex_record(w, 0x01, 0, NULL, 0);
+}
+
+static int ihex_text(const loaded_image *img, const uint8_t *data, size_t size, uint32_t address,
+                     char **out, size_t *out_size)
+{
+    ihex_writer count = {0};
+    ihex_emit(&count, img, data, size, address);
+    if (count.overflow || count.len == SIZE_MAX) {
+        return -1;
+    }
+    char *buf = malloc(count.len + 1);
+    if (buf == NULL) {
+        return -1;
+    }
+    ihex_writer w = {.buf = buf};
+    ihex_emit(&w, img, data, size, address);
+    buf[w.len] = '\0';
+    *out = buf;
+    *out_size = w.len;
+    return 0;
 }
 
 int image_format_ihex(const uint8_t *data, size_t size, uint32_t address, char **out,
                       size_t *out_size)
 {
-    enum { PER_RECORD = 16, RECORD_MAX = 1 + 2 * (5 + PER_RECORD) + 1 };
-    if ((uint64_t)address + size > 0x100000000ull) {
+    *out = NULL;
+    *out_size = 0;
+    if ((uint64_t)size > 0x100000000ull - address) {
         return -1;
     }
-    /* The data records, one more for each 64 KiB boundary that splits one,
-     * an 04 record per 64 KiB touched, and the end record. */
-    size_t records = size / PER_RECORD + 2 * (size / 65536) + 8;
-    char *text = malloc(records * RECORD_MAX);
-    if (text == NULL) {
-        return -1;
-    }
-    size_t at = 0;
-    uint32_t upper = 0;
-    bool have_upper = false;
-    for (size_t done = 0; done < size;) {
-        uint32_t a = address + (uint32_t)done;
-        if (!have_upper || a >> 16 != upper) {
-            upper = a >> 16;
-            have_upper = true;
-            const uint8_t high[2] = {(uint8_t)(upper >> 8), (uint8_t)upper};
-            at += ihex_record(text + at, 0x04, 0, high, 2);
+    return ihex_text(NULL, data, size, address, out, out_size);
+}
+
+int image_format_ihex_image(const loaded_image *img, char **out, size_t *out_size)
+{
+    *out = NULL;
+    *out_size = 0;
+    /* The loaders never make these, but a hand-built image could. */
+    uint64_t at = 0;
+    for (size_t k = 0; k < img->segment_count; k++) {
+        const stm32isp_segment *s = &img->segments[k];
+        at += s->length;
+        if ((uint64_t)s->address + s->length > 0x100000000ull || at > img->payload_size) {
+            return -1;
         }
-        /* Up to PER_RECORD bytes, and not past the 64 KiB boundary: the
-         * record's 16-bit offset cannot go on into the next window. */
-        size_t to_boundary = 0x10000u - (a & 0xFFFFu);
-        size_t n = size - done;
-        n = n < PER_RECORD ? n : PER_RECORD;
-        n = n < to_boundary ? n : to_boundary;
-        at += ihex_record(text + at, 0x00, (uint16_t)(a & 0xFFFFu), data + done, n);
-        done += n;
     }
-    at += ihex_record(text + at, 0x01, 0, NULL, 0);
-    *out = text;
-    *out_size = at;
-    return 0;
+    return ihex_text(img, NULL, 0, 0, out, out_size);
 }

@@ -61,24 +61,50 @@ int image_load_buffer(const char *name, const uint8_t *data, size_t size, image_
 
 void image_free(loaded_image *img);
 
-/*
- * Intel HEX text for `size` bytes that belong at `address`, as `read -o
- * FILE.hex` writes it: an extended linear address record (type 04) first and
- * wherever the upper 16 address bits change, data records of up to 16 bytes
- * that never cross a 64 KiB boundary, and the end record. No start address
- * record: a read-back has no entry point. Uppercase hex, LF line ends (what
- * objcopy writes on Linux). size 0 gives the end record alone. Returns 0
- * with a malloc'ed text the caller frees, or -1 (out of memory, or the
- * bytes would run past 4 GiB).
- */
-int image_format_ihex(const uint8_t *data, size_t size, uint32_t address, char **out,
-                      size_t *out_size);
-
 /* An stm32isp_image reading from the loaded payload; `img` must outlive it. */
 void image_as_stm32isp(const loaded_image *img, stm32isp_image *out);
 
 /* The payload offset of `address`, for messages: -1 if it is in no segment. */
 int64_t image_payload_offset(const loaded_image *img, uint32_t address);
+
+/*
+ * Intel HEX writer (`stm32isp read` into a .hex; docs/image-files.md).
+ *
+ * Formats the `size` bytes at `data`, which belong at `address`, as Intel
+ * HEX text:
+ *  - a type 04 (extended linear address) record first, and again whenever
+ *    the upper 16 bits of the address change;
+ *  - type 00 data records of 16 bytes from `address` on, shorter only at the
+ *    end and where a record would cross a 64 KiB boundary: it is split
+ *    there, so no reader has to carry into the upper half;
+ *  - the end record :00000001FF.
+ * No type 05 (start linear address) record: a read-back of flash has no
+ * entry point to state (and flashing ignores one).
+ *
+ * Digits are uppercase and every line ends in CR LF, as GNU objcopy writes
+ * on Linux too (binutils' ihex back end always does): from 64 KiB up the
+ * text is byte for byte what `objcopy -I binary -O ihex` gives for the same
+ * bytes at the same address. Below that objcopy leaves out the first type 04
+ * record; this writer always writes it, so the file never depends on what a
+ * reader starts from. Readers, ours included, take LF and CRLF.
+ *
+ * size 0 gives the end record alone (":00000001FF\r\n"): a valid empty
+ * file, which image_load refuses as holding no data; `data` may be NULL.
+ *
+ * Returns 0 with `*out` a malloc'ed text of `*out_size` characters plus a
+ * terminating NUL (not counted; the caller frees it), or -1 with `*out`
+ * NULL and `*out_size` 0: out of memory, or address + size beyond 4 GiB.
+ */
+int image_format_ihex(const uint8_t *data, size_t size, uint32_t address, char **out,
+                      size_t *out_size);
+
+/* The same for every segment of a loaded image, in order, with one end
+ * record (type 04 records only where the upper half changes, within a
+ * segment or between two): any format the loaders read, as Intel HEX. An
+ * image with no segments gives the end record alone. Returns 0 as above, or
+ * -1: out of memory, or segments that overrun the payload or run past
+ * 4 GiB (the loaders never make such an image). */
+int image_format_ihex_image(const loaded_image *img, char **out, size_t *out_size);
 
 #ifdef __cplusplus
 }
