@@ -16,7 +16,7 @@ fi
 flags=(-std=c11 -Os -mcpu=cortex-m3 -mthumb -ffunction-sections -fdata-sections
        -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
        -I "$src/lib/include")
-sources=(client program devices error eeprom container ramcrc job)
+sources=(client program devices error eeprom container ramcrc job reset)
 objects=()
 for name in "${sources[@]}"; do
     "$cc" "${flags[@]}" -c "$src/lib/src/$name.c" -o "$work/$name.o"
