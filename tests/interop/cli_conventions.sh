@@ -240,3 +240,15 @@ json_has last.err "option-byte layout of the F4 family"
 json_has last.err "nothing was written"
 stop_sim
 ok "probe shows write protection as pages; --option-bytes writes, resets and reads back; rdp= and unknown layouts refused"
+
+# 16. reset without reset lines: the RAM program resets the chip (the
+#     simulator counts it), which then answers in its bootloader again.
+start_sim rs --device f103md --stats "$work/rs.json"
+"${isp[@]}" reset --port "$work/rs.tty" >reset.txt || fail "reset: $(cat reset.txt)"
+json_has reset.txt "system reset requested from RAM"
+"${isp[@]}" probe --port "$work/rs.tty" --quiet || fail "no bootloader after reset"
+expect_exit 2 "${isp[@]}" reset --port "$work/rs.tty" --bootloader
+json_has last.err "--bootloader needs reset lines"
+stop_sim
+json_has rs.json '"resets": 1,'
+ok "reset without reset lines: one system reset, the bootloader answers after it; --bootloader refused"
