@@ -116,21 +116,13 @@ static int erase_steps(session *s, const erase_opts *o, erase_result *r)
 static int erase_run(const cli_command *cmd, int argc, char **argv)
 {
     erase_opts o = {0};
-    int first;
-    int code = cli_parse(cmd, argc, argv, erase_take, &o, &first);
-    if (code != EXIT_OK) {
-        return code == CLI_HELP ? EXIT_OK : code;
-    }
-    if (first < argc) {
-        cli_error(cmd->name, NULL, "unexpected argument '%s'", argv[first]);
-        return EXIT_USAGE;
+    int code;
+    if (!target_parse(cmd, argc, argv, erase_take, &o, &o.t, &code)) {
+        return code;
     }
     if (o.all == (o.has_address || o.has_length) || o.has_address != o.has_length) {
         cli_error(cmd->name, "either --all, or --address A --length N", "say what to erase");
         return EXIT_USAGE;
-    }
-    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
-        return code;
     }
     session s;
     erase_result r = {0};

@@ -59,18 +59,9 @@ static int flash_take(void *ctx, int option, const char *value)
     const char *cmd = "flash";
     switch (option) {
     case F_ADDRESS:
-        if (!cli_parse_u32(value, &o->address)) {
-            cli_error(cmd, "give it in hex, e.g. 0x08004000", "bad --address '%s'", value);
-            return EXIT_USAGE;
-        }
-        o->has_address = true;
-        return EXIT_OK;
+        return image_take_address(cmd, value, &o->has_address, &o->address);
     case F_FORMAT:
-        if (!image_format_parse(value, &o->format)) {
-            cli_error(cmd, "one of bin, hex, srec, elf", "unknown --format '%s'", value);
-            return EXIT_USAGE;
-        }
-        return EXIT_OK;
+        return image_take_format(cmd, value, &o->format);
     case F_ERASE:
         if (strcmp(value, "auto") == 0) {
             o->erase = STM32ISP_ERASE_AUTO;
@@ -188,26 +179,6 @@ static void print_summary(const session *s, const flash_opts *o, const flash_res
                         : "with Go (no reset lines: system memory stays mapped at 0)");
 }
 
-/* The image against the part that answered, in one line that names both:
- * nothing has been erased yet. */
-static int check_fits(session *s, const loaded_image *img, const stm32isp_image *image)
-{
-    stm32isp_err err = stm32isp_check_image(&s->client, image);
-    if (err == STM32ISP_ERR_IMAGE_TOO_LARGE || err == STM32ISP_ERR_ADDRESS) {
-        const stm32isp_target_info *t = &s->client.target;
-        const stm32isp_segment *last = &img->segments[img->segment_count - 1];
-        uint32_t base = stm32isp_device_flash_base(t->device);
-        session_record(s, err, "checking the image");
-        cli_error(s->cmd, NULL,
-                  "the image spans 0x%08" PRIx32 "-0x%08" PRIx32 " but this %s has %" PRIu32
-                  " KiB of flash at 0x%08" PRIx32 "-0x%08" PRIx32 "; nothing was erased",
-                  img->segments[0].address, last->address + last->length - 1, t->device->name,
-                  t->flash_size / 1024, base, base + t->flash_size - 1);
-        return EXIT_IMAGE_REFUSED;
-    }
-    return err == STM32ISP_OK ? EXIT_OK : session_fail(s, err, "checking the image");
-}
-
 static int flash_steps(session *s, const flash_opts *o, flash_result *r)
 {
     const loaded_image *img = &r->set->merged;
@@ -219,7 +190,7 @@ static int flash_steps(session *s, const flash_opts *o, flash_result *r)
     image_as_stm32isp(img, &image);
     bool ram_crc = false;
     if ((code = ram_crc_choose(s, img, o->verify, &ram_crc)) != EXIT_OK ||
-        (code = check_fits(s, img, &image)) != EXIT_OK) {
+        (code = image_check_fits(s, img, "nothing was erased")) != EXIT_OK) {
         return code;
     }
     stm32isp_program_options popts = {

@@ -36,16 +36,8 @@ static int go_take(void *ctx, int option, const char *value)
 static int go_run(const cli_command *cmd, int argc, char **argv)
 {
     go_opts o = {0};
-    int first;
-    int code = cli_parse(cmd, argc, argv, go_take, &o, &first);
-    if (code != EXIT_OK) {
-        return code == CLI_HELP ? EXIT_OK : code;
-    }
-    if (first < argc) {
-        cli_error(cmd->name, NULL, "unexpected argument '%s'", argv[first]);
-        return EXIT_USAGE;
-    }
-    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
+    int code;
+    if (!target_parse(cmd, argc, argv, go_take, &o, &o.t, &code)) {
         return code;
     }
     session s;

@@ -138,18 +138,9 @@ static int pack_take(void *ctx, int option, const char *value)
         }
         return EXIT_OK;
     case P_FORMAT:
-        if (!image_format_parse(value, &o->format)) {
-            cli_error(cmd, "one of bin, hex, srec, elf", "unknown --format '%s'", value);
-            return EXIT_USAGE;
-        }
-        return EXIT_OK;
+        return image_take_format(cmd, value, &o->format);
     case P_ADDRESS:
-        if (!cli_parse_u32(value, &o->address)) {
-            cli_error(cmd, "give it in hex, e.g. 0x08004000", "bad --address '%s'", value);
-            return EXIT_USAGE;
-        }
-        o->has_address = true;
-        return EXIT_OK;
+        return image_take_address(cmd, value, &o->has_address, &o->address);
     case P_PID: {
         if (!cli_parse_u32(value, &v) || v > 0xFFFF ||
             stm32isp_device_by_pid((uint16_t)v) == NULL) {

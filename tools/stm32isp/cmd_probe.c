@@ -83,16 +83,8 @@ static int probe_steps(session *s, probe_result *p)
 static int probe_run(const cli_command *cmd, int argc, char **argv)
 {
     probe_opts o = {0};
-    int first;
-    int code = cli_parse(cmd, argc, argv, probe_take, &o, &first);
-    if (code != EXIT_OK) {
-        return code == CLI_HELP ? EXIT_OK : code;
-    }
-    if (first < argc) {
-        cli_error(cmd->name, NULL, "unexpected argument '%s'", argv[first]);
-        return EXIT_USAGE;
-    }
-    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
+    int code;
+    if (!target_parse(cmd, argc, argv, probe_take, &o, &o.t, &code)) {
         return code;
     }
     session s;

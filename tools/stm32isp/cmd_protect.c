@@ -284,22 +284,14 @@ static int protect_steps(session *s, const protect_opts *o)
 static int protect_run(const cli_command *cmd, int argc, char **argv)
 {
     protect_opts o = {0};
-    int first;
-    int code = cli_parse(cmd, argc, argv, protect_take, &o, &first);
-    if (code != EXIT_OK) {
-        return code == CLI_HELP ? EXIT_OK : code;
-    }
-    if (first < argc) {
-        cli_error(cmd->name, NULL, "unexpected argument '%s'", argv[first]);
-        return EXIT_USAGE;
+    int code;
+    if (!target_parse(cmd, argc, argv, protect_take, &o, &o.t, &code)) {
+        return code;
     }
     if ((int)o.read + (o.sectors != NULL) + (int)o.option_bytes != 1) {
         cli_error(cmd->name, "--read, --write SECTORS or --option-bytes KEY=VALUE,...",
                   "say what to set (one of them)");
         return EXIT_USAGE;
-    }
-    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
-        return code;
     }
     session s;
     code = session_open(&s, cmd->name, &o.t);

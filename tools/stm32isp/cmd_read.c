@@ -233,23 +233,14 @@ static int read_steps(session *s, const read_opts *o, uint32_t *address, uint32_
 static int read_run(const cli_command *cmd, int argc, char **argv)
 {
     read_opts o = {.format = IMAGE_FORMAT_AUTO};
-    int first;
-    int code = cli_parse(cmd, argc, argv, read_take, &o, &first);
-    if (code != EXIT_OK) {
-        return code == CLI_HELP ? EXIT_OK : code;
-    }
-    if (first < argc) {
-        cli_error(cmd->name, "name the output with -o FILE", "unexpected argument '%s'",
-                  argv[first]);
-        return EXIT_USAGE;
+    int code;
+    if (!target_parse(cmd, argc, argv, read_take, &o, &o.t, &code)) {
+        return code;
     }
     if (o.output == NULL) {
         cli_error(cmd->name, "e.g. -o flash.bin, -o flash.hex, or -o - for standard output",
                   "no output file (-o FILE)");
         return EXIT_USAGE;
-    }
-    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
-        return code;
     }
     bool to_stdout = strcmp(o.output, "-") == 0;
     if (o.format == IMAGE_FORMAT_AUTO) {

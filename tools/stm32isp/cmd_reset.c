@@ -60,16 +60,8 @@ static int reset_steps(session *s, const reset_opts *o)
 static int reset_run(const cli_command *cmd, int argc, char **argv)
 {
     reset_opts o = {0};
-    int first;
-    int code = cli_parse(cmd, argc, argv, reset_take, &o, &first);
-    if (code != EXIT_OK) {
-        return code == CLI_HELP ? EXIT_OK : code;
-    }
-    if (first < argc) {
-        cli_error(cmd->name, NULL, "unexpected argument '%s'", argv[first]);
-        return EXIT_USAGE;
-    }
-    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
+    int code;
+    if (!target_parse(cmd, argc, argv, reset_take, &o, &o.t, &code)) {
         return code;
     }
     session s;

@@ -34,21 +34,13 @@ static int unprotect_take(void *ctx, int option, const char *value)
 static int unprotect_run(const cli_command *cmd, int argc, char **argv)
 {
     unprotect_opts o = {0};
-    int first;
-    int code = cli_parse(cmd, argc, argv, unprotect_take, &o, &first);
-    if (code != EXIT_OK) {
-        return code == CLI_HELP ? EXIT_OK : code;
-    }
-    if (first < argc) {
-        cli_error(cmd->name, NULL, "unexpected argument '%s'", argv[first]);
-        return EXIT_USAGE;
+    int code;
+    if (!target_parse(cmd, argc, argv, unprotect_take, &o, &o.t, &code)) {
+        return code;
     }
     if (o.read == o.write) {
         cli_error(cmd->name, "--read or --write", "say which protection to remove (one)");
         return EXIT_USAGE;
-    }
-    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
-        return code;
     }
     session s;
     code = session_open(&s, cmd->name, &o.t);

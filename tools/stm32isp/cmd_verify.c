@@ -42,18 +42,9 @@ static int verify_take(void *ctx, int option, const char *value)
     const char *cmd = "verify";
     switch (option) {
     case V_ADDRESS:
-        if (!cli_parse_u32(value, &o->address)) {
-            cli_error(cmd, "give it in hex, e.g. 0x08004000", "bad --address '%s'", value);
-            return EXIT_USAGE;
-        }
-        o->has_address = true;
-        return EXIT_OK;
+        return image_take_address(cmd, value, &o->has_address, &o->address);
     case V_FORMAT:
-        if (!image_format_parse(value, &o->format)) {
-            cli_error(cmd, "one of bin, hex, srec, elf", "unknown --format '%s'", value);
-            return EXIT_USAGE;
-        }
-        return EXIT_OK;
+        return image_take_format(cmd, value, &o->format);
     case V_VERIFY:
         if (!verify_method_parse(value, false, &o->method)) {
             cli_error(cmd, "one of crc, read", "unknown --verify '%s'", value);
@@ -102,22 +93,10 @@ static int verify_steps(session *s, const verify_opts *o, verify_result *r)
     stm32isp_client *c = &s->client;
     stm32isp_image image;
     image_as_stm32isp(img, &image);
-    stm32isp_err err = stm32isp_check_image(c, &image);
-    if (err == STM32ISP_ERR_IMAGE_TOO_LARGE || err == STM32ISP_ERR_ADDRESS) {
-        const stm32isp_target_info *t = &c->target;
-        uint32_t base = stm32isp_device_flash_base(t->device);
-        const stm32isp_segment *last = &img->segments[img->segment_count - 1];
-        session_record(s, err, "checking the image");
-        cli_error(s->cmd, NULL,
-                  "the image spans 0x%08" PRIx32 "-0x%08" PRIx32 " but this %s has %" PRIu32
-                  " KiB of flash at 0x%08" PRIx32 "-0x%08" PRIx32 ": it cannot hold this image",
-                  img->segments[0].address, last->address + last->length - 1, t->device->name,
-                  t->flash_size / 1024, base, base + t->flash_size - 1);
-        return EXIT_IMAGE_REFUSED;
+    if ((code = image_check_fits(s, img, "it cannot hold this image")) != EXIT_OK) {
+        return code;
     }
-    if (err != STM32ISP_OK) {
-        return session_fail(s, err, "checking the image");
-    }
+    stm32isp_err err;
     if (c->target.readout_protected) {
         return session_fail(s, STM32ISP_ERR_READ_PROTECTED, "verifying");
     }

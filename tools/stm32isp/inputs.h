@@ -33,6 +33,11 @@ typedef struct image_set {
     loaded_image merged;
 } image_set;
 
+/* --address and --format, as flash, verify and pack take them: EXIT_OK, or
+ * EXIT_USAGE after saying what is wrong with the value. */
+int image_take_address(const char *cmd, const char *value, bool *has_address, uint32_t *address);
+int image_take_format(const char *cmd, const char *value, image_format *format);
+
 /*
  * Loads `count` inputs. `format` applies to each (AUTO: detected); a raw
  * binary goes to its @ADDR, else to `address` when has_address, else to

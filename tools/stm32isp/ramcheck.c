@@ -6,6 +6,26 @@
 #include <inttypes.h>
 #include <string.h>
 
+int image_check_fits(session *s, const loaded_image *img, const char *consequence)
+{
+    stm32isp_image image;
+    image_as_stm32isp(img, &image);
+    stm32isp_err err = stm32isp_check_image(&s->client, &image);
+    if (err == STM32ISP_ERR_IMAGE_TOO_LARGE || err == STM32ISP_ERR_ADDRESS) {
+        const stm32isp_target_info *t = &s->client.target;
+        const stm32isp_segment *last = &img->segments[img->segment_count - 1];
+        uint32_t base = stm32isp_device_flash_base(t->device);
+        session_record(s, err, "checking the image");
+        cli_error(s->cmd, NULL,
+                  "the image spans 0x%08" PRIx32 "-0x%08" PRIx32 " but this %s has %" PRIu32
+                  " KiB of flash at 0x%08" PRIx32 "-0x%08" PRIx32 "; %s",
+                  img->segments[0].address, last->address + last->length - 1, t->device->name,
+                  t->flash_size / 1024, base, base + t->flash_size - 1, consequence);
+        return EXIT_IMAGE_REFUSED;
+    }
+    return err == STM32ISP_OK ? EXIT_OK : session_fail(s, err, "checking the image");
+}
+
 bool verify_method_parse(const char *text, bool allow_none, verify_method *out)
 {
     if (strcmp(text, "crc") == 0) {

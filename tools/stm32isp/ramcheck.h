@@ -17,6 +17,13 @@ typedef enum verify_method {
     VERIFY_NONE,
 } verify_method;
 
+/*
+ * Checks the image against the part that answered (inside its flash, no
+ * larger than it): EXIT_OK, or after one line naming both spans and ending
+ * with `consequence` ("nothing was erased"): EXIT_IMAGE_REFUSED.
+ */
+int image_check_fits(session *s, const loaded_image *img, const char *consequence);
+
 /* "crc", "read" or "none" (only when allow_none). */
 bool verify_method_parse(const char *text, bool allow_none, verify_method *out);
 

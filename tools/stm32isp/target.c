@@ -102,6 +102,22 @@ int target_check(const char *cmd, const target_opts *t)
     return EXIT_OK;
 }
 
+bool target_parse(const cli_command *cmd, int argc, char **argv, cli_take_fn take, void *ctx,
+                  const target_opts *t, int *exit_code)
+{
+    int first;
+    int code = cli_parse(cmd, argc, argv, take, ctx, &first);
+    if (code == EXIT_OK && first < argc) {
+        cli_error(cmd->name, NULL, "unexpected argument '%s'", argv[first]);
+        code = EXIT_USAGE;
+    }
+    if (code == EXIT_OK) {
+        code = target_check(cmd->name, t);
+    }
+    *exit_code = code == CLI_HELP ? EXIT_OK : code;
+    return code == EXIT_OK;
+}
+
 /* ---- Ctrl-C ------------------------------------------------------------- */
 
 /* Set by the handler, read by the library before each command. A bool store

@@ -32,6 +32,15 @@ int target_take(const char *cmd, target_opts *t, int option, const char *value);
 /* After parsing: EXIT_OK, or EXIT_USAGE when --port is missing. */
 int target_check(const char *cmd, const target_opts *t);
 
+/*
+ * The command line of a target command that takes no positional argument:
+ * its options through `take` (which hands the target options to
+ * target_take() with `t`), nothing else, and a --port. Returns true to go
+ * on; false with *exit_code set after --help (EXIT_OK) or an error.
+ */
+bool target_parse(const cli_command *cmd, int argc, char **argv, cli_take_fn take, void *ctx,
+                  const target_opts *t, int *exit_code);
+
 typedef struct session {
     const char *cmd;
     const target_opts *t;
