@@ -44,9 +44,7 @@ static const cli_option flash_options[] = {
 
 typedef struct flash_opts {
     target_opts t;
-    image_format format;
-    bool has_address;
-    uint32_t address;
+    image_opts images;
     stm32isp_erase_mode erase;
     verify_method verify;
     bool no_start;
@@ -59,9 +57,9 @@ static int flash_take(void *ctx, int option, const char *value)
     const char *cmd = "flash";
     switch (option) {
     case F_ADDRESS:
-        return image_take_address(cmd, value, &o->has_address, &o->address);
+        return image_take_address(cmd, value, &o->images);
     case F_FORMAT:
-        return image_take_format(cmd, value, &o->format);
+        return image_take_format(cmd, value, &o->images);
     case F_ERASE:
         if (strcmp(value, "auto") == 0) {
             o->erase = STM32ISP_ERASE_AUTO;
@@ -230,25 +228,13 @@ static int flash_steps(session *s, const flash_opts *o, flash_result *r)
 
 static int flash_run(const cli_command *cmd, int argc, char **argv)
 {
-    flash_opts o = {.format = IMAGE_FORMAT_AUTO, .erase = STM32ISP_ERASE_AUTO};
-    int first;
-    int code = cli_parse(cmd, argc, argv, flash_take, &o, &first);
-    if (code != EXIT_OK) {
-        return code == CLI_HELP ? EXIT_OK : code;
-    }
-    if (first >= argc) {
-        cli_error(cmd->name, "usage: stm32isp flash FILE... --port PATH", "no image file given");
-        return EXIT_USAGE;
-    }
-    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
+    flash_opts o = {.images.format = IMAGE_FORMAT_AUTO, .erase = STM32ISP_ERASE_AUTO};
+    image_set set;
+    int code;
+    if (!target_parse_images(cmd, argc, argv, flash_take, &o, &o.t, &o.images, &set, &code)) {
         return code;
     }
-    /* The files are read and checked before the port (whose modem lines
-     * may reset the target) is opened. */
-    image_set set;
-    code = image_set_load(cmd->name, argv + first, (size_t)(argc - first), o.format, o.has_address,
-                          o.address, &set);
-    if (code == EXIT_OK) {
+    {
         flash_result r = {.set = &set};
         session s;
         code = session_open(&s, cmd->name, &o.t);

@@ -87,9 +87,7 @@ static const cli_option pack_cli_options[] = {
 typedef struct pack_options {
     const char *output;
     const stm32isp_eeprom_part *eeprom;
-    image_format format;
-    bool has_address;
-    uint32_t address;
+    image_opts images;
     uint16_t pids[STM32ISP_CONTAINER_MAX_PIDS];
     unsigned pid_count;
     uint32_t min_flash_size;
@@ -138,9 +136,9 @@ static int pack_take(void *ctx, int option, const char *value)
         }
         return EXIT_OK;
     case P_FORMAT:
-        return image_take_format(cmd, value, &o->format);
+        return image_take_format(cmd, value, &o->images);
     case P_ADDRESS:
-        return image_take_address(cmd, value, &o->has_address, &o->address);
+        return image_take_address(cmd, value, &o->images);
     case P_PID: {
         if (!cli_parse_u32(value, &v) || v > 0xFFFF ||
             stm32isp_device_by_pid((uint16_t)v) == NULL) {
@@ -550,7 +548,7 @@ static int pack_build(const pack_options *o, const image_set *set)
 
 static int pack_run(const cli_command *cmd, int argc, char **argv)
 {
-    pack_options o = {.format = IMAGE_FORMAT_AUTO};
+    pack_options o = {.images.format = IMAGE_FORMAT_AUTO};
     int first;
     int code = cli_parse(cmd, argc, argv, pack_take, &o, &first);
     if (code != EXIT_OK) {
@@ -568,8 +566,7 @@ static int pack_run(const cli_command *cmd, int argc, char **argv)
         return code;
     }
     image_set set;
-    code = image_set_load(cmd->name, argv + first, (size_t)(argc - first), o.format, o.has_address,
-                          o.address, &set);
+    code = image_set_load(cmd->name, argv + first, (size_t)(argc - first), &o.images, &set);
     if (code == EXIT_OK) {
         code = pack_build(&o, &set);
     }

@@ -30,9 +30,7 @@ static const cli_option verify_options[] = {
 
 typedef struct verify_opts {
     target_opts t;
-    image_format format;
-    bool has_address;
-    uint32_t address;
+    image_opts images;
     verify_method method;
 } verify_opts;
 
@@ -42,9 +40,9 @@ static int verify_take(void *ctx, int option, const char *value)
     const char *cmd = "verify";
     switch (option) {
     case V_ADDRESS:
-        return image_take_address(cmd, value, &o->has_address, &o->address);
+        return image_take_address(cmd, value, &o->images);
     case V_FORMAT:
-        return image_take_format(cmd, value, &o->format);
+        return image_take_format(cmd, value, &o->images);
     case V_VERIFY:
         if (!verify_method_parse(value, false, &o->method)) {
             cli_error(cmd, "one of crc, read", "unknown --verify '%s'", value);
@@ -139,23 +137,13 @@ static int verify_steps(session *s, const verify_opts *o, verify_result *r)
 
 static int verify_run(const cli_command *cmd, int argc, char **argv)
 {
-    verify_opts o = {.format = IMAGE_FORMAT_AUTO};
-    int first;
-    int code = cli_parse(cmd, argc, argv, verify_take, &o, &first);
-    if (code != EXIT_OK) {
-        return code == CLI_HELP ? EXIT_OK : code;
-    }
-    if (first >= argc) {
-        cli_error(cmd->name, "usage: stm32isp verify FILE... --port PATH", "no image file given");
-        return EXIT_USAGE;
-    }
-    if ((code = target_check(cmd->name, &o.t)) != EXIT_OK) {
+    verify_opts o = {.images.format = IMAGE_FORMAT_AUTO};
+    image_set set;
+    int code;
+    if (!target_parse_images(cmd, argc, argv, verify_take, &o, &o.t, &o.images, &set, &code)) {
         return code;
     }
-    image_set set;
-    code = image_set_load(cmd->name, argv + first, (size_t)(argc - first), o.format, o.has_address,
-                          o.address, &set);
-    if (code == EXIT_OK) {
+    {
         verify_result r = {.set = &set, .by = "none"};
         session s;
         code = session_open(&s, cmd->name, &o.t);

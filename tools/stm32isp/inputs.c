@@ -205,28 +205,31 @@ static int merge(const char *cmd, image_set *set)
     return EXIT_OK;
 }
 
-int image_take_address(const char *cmd, const char *value, bool *has_address, uint32_t *address)
+int image_take_address(const char *cmd, const char *value, image_opts *o)
 {
-    if (!cli_parse_u32(value, address)) {
+    if (!cli_parse_u32(value, &o->address)) {
         cli_error(cmd, "give it in hex, e.g. 0x08004000", "bad --address '%s'", value);
         return EXIT_USAGE;
     }
-    *has_address = true;
+    o->has_address = true;
     return EXIT_OK;
 }
 
-int image_take_format(const char *cmd, const char *value, image_format *format)
+int image_take_format(const char *cmd, const char *value, image_opts *o)
 {
-    if (!image_format_parse(value, format)) {
+    if (!image_format_parse(value, &o->format)) {
         cli_error(cmd, "one of bin, hex, srec, elf", "unknown --format '%s'", value);
         return EXIT_USAGE;
     }
     return EXIT_OK;
 }
 
-int image_set_load(const char *cmd, char *const *args, size_t count, image_format format,
-                   bool has_address, uint32_t address, image_set *set)
+int image_set_load(const char *cmd, char *const *args, size_t count, const image_opts *o,
+                   image_set *set)
 {
+    image_format format = o->format;
+    bool has_address = o->has_address;
+    uint32_t address = o->address;
     memset(set, 0, sizeof *set);
     set->inputs = calloc(count != 0 ? count : 1, sizeof *set->inputs);
     if (set->inputs == NULL) {

@@ -33,21 +33,28 @@ typedef struct image_set {
     loaded_image merged;
 } image_set;
 
-/* --address and --format, as flash, verify and pack take them: EXIT_OK, or
- * EXIT_USAGE after saying what is wrong with the value. */
-int image_take_address(const char *cmd, const char *value, bool *has_address, uint32_t *address);
-int image_take_format(const char *cmd, const char *value, image_format *format);
+/* --address and --format, as flash, verify and pack take them. */
+typedef struct image_opts {
+    image_format format; /* AUTO: detected from each file */
+    bool has_address;
+    uint32_t address; /* raw binaries without @ADDR */
+} image_opts;
+
+/* Each takes one of them: EXIT_OK, or EXIT_USAGE after saying what is
+ * wrong with the value. */
+int image_take_address(const char *cmd, const char *value, image_opts *o);
+int image_take_format(const char *cmd, const char *value, image_opts *o);
 
 /*
- * Loads `count` inputs. `format` applies to each (AUTO: detected); a raw
- * binary goes to its @ADDR, else to `address` when has_address, else to
+ * Loads `count` inputs. o->format applies to each (AUTO: detected); a raw
+ * binary goes to its @ADDR, else to o->address when given, else to
  * DEFAULT_BIN_ADDRESS. Returns EXIT_OK, or after one error line: EXIT_USAGE
  * (standard input named twice), EXIT_IO (a file cannot be read),
  * EXIT_IMAGE_REFUSED (a file is malformed, or two overlap with different
  * bytes). `*set` is to be freed with image_set_free() either way.
  */
-int image_set_load(const char *cmd, char *const *args, size_t count, image_format format,
-                   bool has_address, uint32_t address, image_set *set);
+int image_set_load(const char *cmd, char *const *args, size_t count, const image_opts *o,
+                   image_set *set);
 void image_set_free(image_set *set);
 
 #endif

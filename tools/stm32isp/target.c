@@ -118,6 +118,33 @@ bool target_parse(const cli_command *cmd, int argc, char **argv, cli_take_fn tak
     return code == EXIT_OK;
 }
 
+bool target_parse_images(const cli_command *cmd, int argc, char **argv, cli_take_fn take, void *ctx,
+                         const target_opts *t, const image_opts *images, image_set *set,
+                         int *exit_code)
+{
+    int first;
+    int code = cli_parse(cmd, argc, argv, take, ctx, &first);
+    if (code == EXIT_OK && first >= argc) {
+        char hint[80];
+        snprintf(hint, sizeof hint, "usage: stm32isp %s FILE... --port PATH", cmd->name);
+        cli_error(cmd->name, hint, "no image file given");
+        code = EXIT_USAGE;
+    }
+    if (code == EXIT_OK) {
+        code = target_check(cmd->name, t);
+    }
+    /* The files are read and checked before the port (whose modem lines
+     * may reset the target) is opened. */
+    if (code == EXIT_OK) {
+        code = image_set_load(cmd->name, argv + first, (size_t)(argc - first), images, set);
+        if (code != EXIT_OK) {
+            image_set_free(set);
+        }
+    }
+    *exit_code = code == CLI_HELP ? EXIT_OK : code;
+    return code == EXIT_OK;
+}
+
 /* ---- Ctrl-C ------------------------------------------------------------- */
 
 /* Set by the handler, read by the library before each command. A bool store

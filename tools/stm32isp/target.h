@@ -8,6 +8,7 @@
 #define STM32ISP_TOOL_TARGET_H
 
 #include "cli.h"
+#include "inputs.h"
 #include "json.h"
 #include "pc_serial.h"
 #include "stm32isp/client.h"
@@ -71,6 +72,15 @@ typedef struct session {
  * must follow either way.
  */
 int session_open(session *s, const char *cmd, const target_opts *t);
+
+/*
+ * The same for a command that takes image files (flash, verify): at least
+ * one FILE, and the files loaded and merged into *set as `images` says,
+ * before any port is opened. True to go on (then image_set_free(set)).
+ */
+bool target_parse_images(const cli_command *cmd, int argc, char **argv, cli_take_fn take, void *ctx,
+                         const target_opts *t, const image_opts *images, image_set *set,
+                         int *exit_code);
 
 /* Connects (reset into the bootloader where there are pins, sync, Get,
  * Get ID, flash size, UID). EXIT_OK, or the code after the error. */
