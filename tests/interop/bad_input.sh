@@ -102,6 +102,16 @@ bad 2 "$stm32isp" protect --port /dev/null
 bad 2 "$stm32isp" protect --port /dev/null --write=9-x
 bad 2 "$stm32isp" unprotect --port /dev/null --read --write
 bad 1 "$stm32isp" unprotect --port "$work/silent.tty" --write
+bad 3 "$stm32isp" verify missing.hex --port /dev/null
+bad 4 "$stm32isp" verify truncated.hex --port /dev/null
+bad 2 "$stm32isp" verify --port /dev/null
+bad 2 "$stm32isp" verify good.bin --port /dev/null --verify none
+bad 1 "$stm32isp" verify good.bin --port "$work/silent.tty"
+bad 2 "$stm32isp" reset --port /dev/null --no-start
+bad 1 "$stm32isp" reset --port "$work/silent.tty"
+bad 2 "$stm32isp" read --port /dev/null -o out/x.bin --format srec
+bad 2 "$stm32isp" probe --port /dev/null --baud 100
+bad 2 "$stm32isp" protect --port /dev/null --option-bytes colour=blue
 # pack and info
 bad 2 "$stm32isp" pack good.bin
 bad 3 "$stm32isp" pack missing.bin -o out/x.simg
