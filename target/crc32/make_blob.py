@@ -16,6 +16,10 @@ import re
 import struct
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import blob as shared  # noqa: E402  (target/blob.py)
+
 MAX_SIZE = 1024  # bytes; the program is loaded with Write Memory on every run
 
 
@@ -30,39 +34,16 @@ def main():
     if len(sys.argv) != 7:
         sys.exit("usage: make_blob.py BIN_AT_0 BIN_AT_BASE BASE STACK_USAGE_FILE HEADER OUT_C")
     bin0_path, bin1_path, base_text, su_path, header_path, out_path = sys.argv[1:]
-    base = int(base_text, 0)
-    blob = open(bin0_path, "rb").read()
-    moved = open(bin1_path, "rb").read()
     header_text = open(header_path).read()
-
-    if len(blob) != len(moved) or len(blob) < 16 or len(blob) % 4 != 0:
-        sys.exit("make_blob: the two links differ in size (%d, %d)" % (len(blob), len(moved)))
-    if len(blob) > MAX_SIZE:
-        sys.exit("make_blob: the program is %d bytes, over its %d-byte budget" % (len(blob), MAX_SIZE))
-    for offset in range(0, len(blob), 4):
-        a = struct.unpack_from("<I", blob, offset)[0]
-        b = struct.unpack_from("<I", moved, offset)[0]
-        if offset == 4:
-            if b - a != base or a & 1 == 0 or a >= len(blob):
-                sys.exit("make_blob: the entry word is not a Thumb address inside the program")
-        elif a != b:
-            sys.exit("make_blob: word at offset 0x%x depends on the load address (0x%08x vs "
-                     "0x%08x): the code is not position independent" % (offset, a, b))
-    sp, entry, signature, version = struct.unpack_from("<4I", blob, 0)
-    if sp != 0:
-        sys.exit("make_blob: word 0 must be 0 (the host writes the stack pointer)")
+    blob, entry = shared.load_position_independent(bin0_path, bin1_path, int(base_text, 0), 16,
+                                                   MAX_SIZE)
+    signature, version = struct.unpack_from("<2I", blob, 8)
     if signature != protocol_constant(header_text, "STM32ISP_RAMCRC_SIGNATURE"):
         sys.exit("make_blob: signature word differs from ramcrc_protocol.h")
     if version != protocol_constant(header_text, "STM32ISP_RAMCRC_VERSION"):
         sys.exit("make_blob: version word differs from ramcrc_protocol.h")
 
-    stack = 0
-    for line in open(su_path):
-        fields = line.rstrip("\n").split("\t")
-        if len(fields) == 3:
-            if fields[2] != "static":
-                sys.exit("make_blob: %s has a dynamic stack frame" % fields[0])
-            stack += int(fields[1])
+    stack = shared.stack_bytes(su_path)
     budget = protocol_constant(header_text, "STM32ISP_RAMCRC_STACK_SIZE")
     if stack > budget:
         sys.exit("make_blob: the program may use %d bytes of stack, over the %d reserved"
@@ -73,13 +54,7 @@ def main():
         '#include "stm32isp/ramcrc.h"',
         "",
         "/* %d bytes, entry at +0x%x, at most %d bytes of stack. */" % (len(blob), entry & ~1, stack),
-        "static const uint8_t code[%d] = {" % len(blob),
-    ]
-    for offset in range(0, len(blob), 12):
-        chunk = blob[offset:offset + 12]
-        lines.append("    " + " ".join("0x%02x," % b for b in chunk))
-    lines += [
-        "};",
+    ] + shared.c_array(blob) + [
         "",
         "const stm32isp_ramcrc_program stm32isp_ramcrc_program_m3 = {",
         "    .code = code,",
@@ -88,9 +63,7 @@ def main():
         "};",
         "",
     ]
-    with open(out_path + ".tmp", "w") as f:
-        f.write("\n".join(lines))
-    os.replace(out_path + ".tmp", out_path)
+    shared.write_atomic(out_path, lines)
 
 
 if __name__ == "__main__":
