@@ -12,6 +12,7 @@
  *   drop-reply=N         the Nth answer is never sent
  *   damage-reply=N       the Nth answer is sent with a byte changed
  *   damage-frame=N       the Nth frame received gets a byte changed
+ *   damage-from=N        so does every frame from the Nth on (a line too noisy)
  *   mute-from=N          no answer is sent from the Nth on
  * It ends when the transfer is over, or after 20 s without a byte.
  * Exit 0, or 2 on a bad command line or terminal.
@@ -32,7 +33,7 @@
 #include <unistd.h>
 
 typedef struct faults {
-    unsigned drop_reply, damage_reply, damage_frame, mute_from;
+    unsigned drop_reply, damage_reply, damage_frame, damage_from, mute_from;
 } faults;
 
 static int fail(const char *what)
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
             f.damage_reply = number(argv[i], "damage-reply");
         } else if (number(argv[i], "damage-frame") != 0) {
             f.damage_frame = number(argv[i], "damage-frame");
+        } else if (number(argv[i], "damage-from") != 0) {
+            f.damage_from = number(argv[i], "damage-from");
         } else if (number(argv[i], "mute-from") != 0) {
             f.mute_from = number(argv[i], "mute-from");
         } else {
@@ -173,7 +176,10 @@ int main(int argc, char **argv)
             size_t used;
             frame fr;
             /* Damage lands on the Nth frame's first byte after its start. */
-            if (f.damage_frame != 0 && frames + 1 == f.damage_frame && parser.have == 1) {
+            bool damage_this = (f.damage_frame != 0 && frames + 1 == f.damage_frame) ||
+                               (f.damage_from != 0 && frames + 1 >= f.damage_from &&
+                                *data != FRAME_ABORT); /* the type byte: let the abort end it */
+            if (damage_this && parser.have == 1) {
                 buf[data - buf] ^= 0x10;
                 f.damage_frame = 0;
             }

@@ -43,7 +43,7 @@ run() {
 loaded() { # loaded NAME RESENT: exit 0, RESENT frames sent again, the EEPROM right
     [[ $rc -eq 0 ]] || fail "$1: exit $rc: $(cat "$1.out" "$1.err")"
     grep -qF "$2 frames sent again" "$1.out" || fail "$1: wanted $2 frames sent again: $(cat "$1.out")"
-    [[ $(grep -c "sent again$" "$1.err" || true) -eq $2 ]] ||
+    [[ $(grep -c "sent again (" "$1.err" || true) -eq $2 ]] ||
         fail "$1: --verbose did not report $2 frames: $(cat "$1.err")"
     cmp -n "$len" new.simg "$1.eeprom" || fail "$1: the EEPROM does not hold the container"
 }
@@ -73,6 +73,15 @@ grep -q "hint: " mute.err || fail "mute: no hint: $(cat mute.err)"
 grep -q "reason 8" mute.fake || fail "mute: the tool did not abort the transfer: $(cat mute.fake)"
 ((elapsed < 30)) || fail "mute: giving up took $elapsed s"
 echo "ok 3 - a master that stops answering: exit 3 after $elapsed s, abort sent, no image left"
+
+# A master that answers, but gets every copy of a frame damaged: the tool
+# gives up after its budget of such requests, and says so.
+run noisy damage-from=6
+[[ $rc -eq 3 ]] || fail "noisy: exit $rc, wanted 3: $(cat noisy.err)"
+grep -q "the master got every copy of a frame damaged after" noisy.err || fail "noisy: $(cat noisy.err)"
+[[ $(grep -c "sent again (the master got it damaged)" noisy.err) -eq 32 ]] ||
+    fail "noisy: not 32 sends asked for: $(grep -c 'sent again' noisy.err)"
+echo "ok 4 - every copy of a frame damaged: exit 3 after 32 sends the master asked for"
 
 # Bad command lines and files: one error line, a hint, the documented code,
 # and nothing sent.

@@ -137,8 +137,9 @@ echo "ok 3 - a transfer killed half-way leaves the EEPROM without an image; flas
 
 # 4. Loaded again, verified (it differs), flashed, verified; the log has it all.
 rc=0
-"$stm32isp" load --port "$pty" new.simg >load5.out 2>load5.err || rc=$?
-[[ $rc -eq 0 ]] || fail "load again: exit $rc: $(cat load5.err)"
+"$stm32isp" load -v --port "$pty" new.simg >load5.out 2>load5.err || rc=$?
+[[ $rc -eq 0 ]] || fail "load again: exit $rc: $(cat load5.err)
+the master's console (end): $(tail -c 1500 con.log | tr -c '[:print:]\n' '.')"
 cmd verify4 verify 60
 has verify4.out "result: differs from the image"
 cmd flash4 flash 60

@@ -51,7 +51,8 @@ enum {
 #define GEOMETRY    8u
 #define REPLY_MAX   32u /* a reply's payload: 3 bytes and what the frame asks for */
 #define MIN_LENGTH  (STM32ISP_CONTAINER_FIXED_SIZE + 8u + 4u + 1u)
-#define ATTEMPTS    8u
+#define ATTEMPTS    8u    /* sends of one frame that get no answer at all */
+#define RESENDS     32u   /* sends the master asked for (it got the frame damaged) */
 #define READY_MS    5000u /* the master answers "load" within this */
 #define REPLY_MS    1000u /* and each frame within this (a few EEPROM pages) */
 #define LINE_ERASES 80u   /* backspaces: clear whatever is typed on its console */
@@ -181,18 +182,25 @@ static int read_reply(console_link *l, uint32_t timeout_ms, reply *r)
 /*
  * Sends a frame until the master answers it: again when the answer says the
  * frame arrived damaged or when none comes in time; answers to other
- * frames (late ones, to a frame sent twice) are ignored. Returns 0 with the
- * answer, -1 on a port error, -2 when the master never answered.
+ * frames (late ones, to a frame sent twice) are ignored. A master that asks
+ * for the frame again is alive: after a stall, copies of a frame sent while
+ * it could not answer can arrive cut short and be answered that way, so
+ * those requests have a budget of their own, apart from the sends that got
+ * no answer at all. Returns 0 with the answer, -1 on a port error, -2 when
+ * the master never answered, -3 when every copy arrived damaged.
  */
 static int exchange(console_link *l, uint8_t type, const uint8_t *payload, size_t len,
                     uint32_t timeout_ms, reply *r)
 {
     uint8_t seq = l->seq;
-    for (unsigned attempt = 0; attempt < ATTEMPTS; attempt++) {
+    unsigned unanswered = 0, asked = 0;
+    bool damaged = false; /* why the last send is repeated */
+    for (unsigned attempt = 0; unanswered < ATTEMPTS && asked <= RESENDS; attempt++) {
         if (attempt > 0) {
             l->resent++;
             if (l->o->verbose) {
-                fprintf(stderr, "stm32isp load: frame %u sent again\n", seq);
+                fprintf(stderr, "stm32isp load: frame %u sent again (%s)\n", seq,
+                        damaged ? "the master got it damaged" : "no answer in time");
             }
         }
         if (send_frame(l, type, seq, payload, len) != 0) {
@@ -205,8 +213,15 @@ static int exchange(console_link *l, uint8_t type, const uint8_t *payload, size_
             if (got < 0) {
                 return -1;
             }
-            if (got == 0 || (r->result == RESULT_RESEND && r->seq == seq)) {
+            if (got == 0) {
+                unanswered++;
+                damaged = false;
                 break; /* send it again */
+            }
+            if (r->result == RESULT_RESEND && r->seq == seq) {
+                asked++;
+                damaged = true;
+                break;
             }
             if (r->seq == seq && r->result != RESULT_RESEND) {
                 l->seq++;
@@ -214,7 +229,7 @@ static int exchange(console_link *l, uint8_t type, const uint8_t *payload, size_
             }
         }
     }
-    return -2;
+    return asked > RESENDS ? -3 : -2;
 }
 
 /* Puts the master's console into its load mode: clears anything typed on
@@ -372,8 +387,11 @@ static int transfer(console_link *l, const uint8_t *data, uint32_t length,
         if (rc != 0) {
             (void)send_frame(l, T_ABORT, l->seq, NULL, 0);
             cli_error(cmd, "check the cable; then run load again",
-                      "the master stopped answering after %" PRIu32 " of %" PRIu32
-                      " bytes; its EEPROM now holds no image (cleared before writing)",
+                      rc == -3 ? "the master got every copy of a frame damaged after %" PRIu32
+                                 " of %" PRIu32 " bytes; its EEPROM now holds no image (cleared "
+                                 "before writing)"
+                               : "the master stopped answering after %" PRIu32 " of %" PRIu32
+                                 " bytes; its EEPROM now holds no image (cleared before writing)",
                       at, length);
             return EXIT_IO;
         }
