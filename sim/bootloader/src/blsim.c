@@ -1553,6 +1553,20 @@ size_t blsim_host_drain(blsim *sim, uint8_t *buf, size_t max)
     return n;
 }
 
+void blsim_advance_to(blsim *sim, uint64_t t_ns)
+{
+    if (t_ns <= sim->now_ns) {
+        return;
+    }
+    settle_until(sim, t_ns);
+    sim->now_ns = t_ns;
+}
+
+uint64_t blsim_next_tx_ns(const blsim *sim)
+{
+    return sim->txq_count > 0 ? sim->txq[sim->txq_head].ready_ns : UINT64_MAX;
+}
+
 void blsim_idle(blsim *sim, uint64_t us)
 {
     uint64_t t = sim->now_ns + us * NS_PER_US;

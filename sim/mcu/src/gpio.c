@@ -173,10 +173,27 @@ uint32_t gpio_read(vmcu *m, unsigned port, uint32_t offset)
     }
 }
 
+/* Tells the board about every pin whose drive a register write changed. */
+static void report_changes(vmcu *m, unsigned port, const level_drive before[16])
+{
+    if (m->cfg.ops == NULL || m->cfg.ops->pin_change == NULL) {
+        return;
+    }
+    for (unsigned pin = 0; pin < 16u; pin++) {
+        if (mcu_drive(m, port, pin) != before[pin]) {
+            m->cfg.ops->pin_change(m->cfg.ctx, port, pin, vmcu_now_ns(m));
+        }
+    }
+}
+
 void gpio_write(vmcu *m, unsigned port, uint32_t offset, uint32_t value)
 {
     gpio_state *g = &m->gpio[port];
     vmcu_activity(m);
+    level_drive before[16];
+    for (unsigned pin = 0; pin < 16u; pin++) {
+        before[pin] = mcu_drive(m, port, pin);
+    }
     switch (offset) {
     case 0x00:
         g->crl = value;
@@ -204,6 +221,7 @@ void gpio_write(vmcu *m, unsigned port, uint32_t offset, uint32_t value)
         return;
     }
     check_port(m, port);
+    report_changes(m, port, before);
 }
 
 uint32_t afio_read(vmcu *m, unsigned unit, uint32_t offset)

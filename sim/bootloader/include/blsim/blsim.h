@@ -192,6 +192,20 @@ void blsim_idle(blsim *sim, uint64_t us);
 uint64_t blsim_now_ns(const blsim *sim);
 uint32_t blsim_byte_time_ns(const blsim *sim);
 
+/*
+ * For a board model whose host side runs on its own clock (the virtual
+ * bench: a master MCU on the other end of the wires). blsim_advance_to()
+ * lets the target run up to t_ns (a time already passed is a no-op);
+ * blsim_next_tx_ns() is when the stop bit of the next byte the target has
+ * already decided to send reaches the host (UINT64_MAX: none). A byte the
+ * target decides to send later completes at least one byte time after the
+ * decision, so a host that never runs more than blsim_byte_time_ns() ahead
+ * of the target, and takes each byte (blsim_host_recv with timeout 0) at
+ * its time, sees every byte exactly when it ends.
+ */
+void blsim_advance_to(blsim *sim, uint64_t t_ns);
+uint64_t blsim_next_tx_ns(const blsim *sim);
+
 /* ---------------------------------------------------------------------------
  * State, for tests and for --flash-in / --flash-out / --stats
  */

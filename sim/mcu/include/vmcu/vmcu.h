@@ -111,6 +111,15 @@ typedef struct vmcu_ops {
     /* One line about something a board designer should know: a frame the
      * receiver could not read, a peripheral used with its clock off. */
     void (*log)(void *ctx, const char *line);
+    /*
+     * A GPIO register write changed what the MCU does to a pin (drives it
+     * high or low, lets it go, pulls it): at_ns is the write's time. Called
+     * from inside the write, so the board may answer at once with
+     * vmcu_pin_drive() (an I2C slave pulling SDA low) and the program's
+     * next read of IDR sees it. Not called for a reset: after
+     * VMCU_STOP_RESET every pin is an input again.
+     */
+    void (*pin_change)(void *ctx, unsigned port, unsigned pin, uint64_t at_ns);
 } vmcu_ops;
 
 typedef struct vmcu_config {
