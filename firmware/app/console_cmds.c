@@ -106,11 +106,15 @@ static void cmd_load(app *a)
     for (;;) {
         uint8_t buf[32];
         size_t n = console_read(buf, sizeof buf, 20);
-        uint32_t now = systick_ms();
         if (n > 0) {
-            last_byte = now;
+            last_byte = systick_ms();
             load_bytes(a, buf, n, &last_frame);
         }
+        /* Read after the frames were handled, never before: a time taken
+         * earlier than last_frame would make `now - last_frame` wrap round
+         * to a huge idle time and end the transfer at once (it did, when a
+         * tick fell between the two reads). */
+        uint32_t now = systick_ms();
         if (l->over) {
             reason = l->reason;
             break;
