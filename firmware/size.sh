@@ -2,13 +2,15 @@
 # Flash and RAM of every board's firmware, each checked against its board's
 # limit:
 #
-# - bluepill: the project's budget of 24 KiB of flash and 8 KiB of RAM
-#   (issue 5), well inside the STM32F103C8's 64 KiB / 20 KiB, so that the
-#   very same firmware also fits QEMU's 8 KiB machine;
+# - bluepill: the project's budget of 32 KiB of flash and 10 KiB of RAM
+#   (issue 12, raised from 24 KiB / 8 KiB so that the RAM CRC verification
+#   fits), well inside the STM32F103C8's 64 KiB / 20 KiB;
 # - qemu-vldiscovery: the machine it runs on, QEMU's stm32vldiscovery
 #   (STM32F100RB): 128 KiB of flash and 8 KiB of RAM. This build carries
 #   semihosting and the EEPROM-as-a-file code besides the application, so the
-#   Blue Pill's flash budget is not its limit; the RAM is the machine's.
+#   Blue Pill's flash budget is not its limit. Its RAM limit is the machine's
+#   and binds the application both boards share: what the Blue Pill's two
+#   extra KiB allow is room for that board's own needs, not for the app.
 #
 # A board built but missing from the table below, or in the table but not
 # built, is a failure: no board goes unchecked.
@@ -21,8 +23,8 @@ set -euo pipefail
 dir=${1:?usage: size.sh FIRMWARE_BUILD_DIR [--check]}
 check=${2:-}
 
-declare -A flash_limit=([bluepill]=$((24 * 1024)) [qemu-vldiscovery]=$((128 * 1024)))
-declare -A ram_limit=([bluepill]=$((8 * 1024)) [qemu-vldiscovery]=$((8 * 1024)))
+declare -A flash_limit=([bluepill]=$((32 * 1024)) [qemu-vldiscovery]=$((128 * 1024)))
+declare -A ram_limit=([bluepill]=$((10 * 1024)) [qemu-vldiscovery]=$((8 * 1024)))
 declare -A why=([bluepill]="the Blue Pill's budget; docs/firmware.md says what to trim"
                 [qemu-vldiscovery]="QEMU's stm32vldiscovery machine")
 

@@ -6,6 +6,7 @@
 
 #include "stm32isp/client.h"
 #include "stm32isp/container.h"
+#include "stm32isp/ramcrc.h"
 
 #include <inttypes.h>
 
@@ -109,6 +110,15 @@ static void report_job(const app *a, const stm32isp_job_result *r, bool verify_o
     } else {
         out("result: ok\n");
     }
+    /* How the flash was compared with the image: a passed verify that the
+     * RAM program did not do was a read-back (a part it does not run on, or
+     * link trouble while it ran). */
+    if (r->verified_by_ram_crc) {
+        out("verify: crc on the target\n");
+    } else if (r->status == STM32ISP_OK &&
+               (verify_only || (ct->flags & STM32ISP_CONTAINER_VERIFY) != 0)) {
+        out("verify: read back\n");
+    }
     if (r->segment_count > 0) {
         out("image: \"%s\"%s%s, %" PRIu32 " bytes, %u segment(s), CRC-32 0x%08" PRIX32 "\n",
             ct->name, ct->version[0] != '\0' ? " " : "", ct->version, r->image_bytes,
@@ -134,6 +144,10 @@ static stm32isp_err run_job(app *a, bool verify_only)
         .ops = a->b->target_ops,
         .port = a->b->target_port,
         .source = &a->source,
+        /* The job verifies with it on the parts it runs on (F1: Cortex-M3,
+         * USART1) and reads the flash back on the others, as the PC's
+         * `flash` does. */
+        .ram_program = &stm32isp_ramcrc_program_m3,
         .progress = on_progress,
         .progress_ctx = a,
     };

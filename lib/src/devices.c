@@ -5,7 +5,7 @@
  * timing maxima. docs/devices.md lists every entry with its sources and says
  * which values are not yet confirmed on silicon.
  *
- * Compact, for the master firmware's 24 KiB of flash: 24 bytes a part plus
+ * Compact, for the master firmware's flash budget: 24 bytes a part plus
  * its name, with what a family shares in `families` and the erase layouts in
  * `run_pool` (6.4 KiB of Cortex-M3 flash as a table of full entries; about 3 KiB
  * now). Sorted by family, then by flash size. Lookup is a linear scan: some

@@ -1,7 +1,7 @@
 /*
  * Messages and hints for the error enum. They are written for the person at
  * the bench: what happened, then what to check, in that order; and short,
- * because the master firmware carries them in its 24 KiB of flash.
+ * because the master firmware carries them in its 32 KiB of flash.
  *
  * They are kept as one string of NUL-separated texts (name, message, hint
  * per error, in enum order) rather than a table of pointers: 12 bytes less

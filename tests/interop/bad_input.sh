@@ -138,6 +138,8 @@ bad 2 "$stm32isp" sim
 bad 2 "$stm32isp" sim --port-link out/t --device f999
 bad 2 "$stm32isp" sim --port-link out/t --flash-kb 7
 bad 2 "$stm32isp" sim --port-link out/t --faults flip=lots
+bad 2 "$stm32isp" sim --port-link out/t --weak-byte here
+bad 2 "$stm32isp" sim --port-link out/t --weak-byte 0x10000
 bad 3 "$stm32isp" sim --port-link out/t --flash-in missing.bin
 # the tool itself
 bad 2 "$stm32isp" frobnicate

@@ -50,7 +50,8 @@ if ((total_rw != 0)); then
 fi
 client_text=$(arm-none-eabi-size "$work/client.o" "$work/program.o" | awk 'NR>1 {s+=$1} END {print s}')
 echo "library_size: protocol + programming code $client_text bytes, all with tables and messages $total_text bytes"
-# Budgets: the master firmware has 24 KiB of flash in all (issue 5).
+# Budgets: the master firmware has 32 KiB of flash in all (issue 12; 24 KiB
+# before the RAM CRC verification went in), so no one module may grow unseen.
 if ((client_text > 8192)); then
     echo "library_size: client + program code exceeds 8 KiB" >&2
     exit 1
@@ -62,7 +63,7 @@ if ((eeprom_text > 2048)); then
     exit 1
 fi
 # Every function of every module, before the firmware's linker drops what it
-# does not call; the firmware's own gate (24 KiB in all) is the binding one.
+# does not call; the firmware's own gate (32 KiB in all) is the binding one.
 if ((total_text > 22528)); then
     echo "library_size: the library exceeds 22 KiB with its tables" >&2
     exit 1

@@ -2,9 +2,13 @@
 # The master firmware's flashing job under QEMU, end to end: an EEPROM file
 # made by `stm32isp pack --eeprom`, the firmware's QEMU build started by
 # scripts/qemu-master.sh against `stm32isp sim --unix`, and the simulated
-# target's flash compared with the image afterwards. Damaged, blank and
-# foreign images, and a protected target, are refused without an erase or a
-# write; the result comes back as the job's exit code.
+# target's flash compared with the image afterwards. On the F1 the master
+# verifies with the RAM CRC program, which runs on the simulator's virtual
+# Cortex-M3, and reads no flash back; a flash byte that does not hold fails
+# the job with `verify`; a part the program does not run on (F072) is read
+# back. Damaged, blank and foreign images, and a protected target, are
+# refused without an erase or a write; the result comes back as the job's
+# exit code.
 #
 # usage: qemu_job.sh STM32ISP QEMU_MASTER_SH FIRMWARE_ELF ERROR_H WORKDIR
 set -euo pipefail
@@ -61,27 +65,67 @@ job() {
     kill -0 "$sim_pid" 2>/dev/null && fail "$name: the simulator did not see QEMU leave"
     wait "$sim_pid" || fail "$name: the simulator failed"
     sim_pid=
+    # The stack's high-water mark (painted at reset) keeps a margin: the RAM
+    # limits count the stack at its reserved size, not at what a run used.
+    local used size
+    if read -r used size < <(sed -n 's/^stack: \([0-9]*\) of \([0-9]*\) bytes used.*/\1 \2/p' \
+        "$name.console"); then
+        ((used + 256 <= size)) || fail "$name: stack $used of $size bytes used, under 256 left"
+    fi
 }
 
 has() { # has FILE TEXT
     grep -qF -- "$2" "$1" || fail "$1 lacks '$2':
 $(cat "$1")"
 }
+lacks() { # lacks FILE TEXT
+    ! grep -qF -- "$2" "$1" || fail "$1 has '$2':
+$(cat "$1")"
+}
+
+# An integer of the simulator's --stats record; `reads` is its count of Read
+# Memory commands (opcode 0x11), of any address.
+stat_of() { # stat_of STATS KEY
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["commands_by_opcode"].get("0x11", 0) if sys.argv[2] == "reads" else d[sys.argv[2]])' "$1" "$2"
+}
 
 ff() { head -c "$1" /dev/zero | tr '\0' '\377'; }
 region() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; } # region FILE OFFSET LENGTH
 
 # A firmware in two pieces with a gap, as a linker with a separate section
-# would make it.
-head -c 3000 /dev/urandom >vectors.bin
+# would make it. It starts with a vector table the simulator takes (SP
+# 0x20004000, entry 0x080000C1), so that starting it is seen to succeed.
+{
+    printf '\x00\x40\x00\x20\xc1\x00\x00\x08'
+    head -c 2992 /dev/urandom
+} >vectors.bin
+# A known byte where test 5's simulator has its weak flash cell.
+printf '\x5a' | dd of=vectors.bin bs=1 seek=1000 conv=notrunc 2>/dev/null
 head -c 1500 /dev/urandom >config.bin
 "$stm32isp" pack vectors.bin@0x08000000 config.bin@0x08002000 --pid 0x410 --name qemu-job \
     --version 1.0 --eeprom 24c256 -o ee.bin >pack.txt
 
-# 1. The job programs the target from the EEPROM file.
+# What identifying the target reads (flash size, UID): a probe's Read
+# Memory commands, against which the job's are counted.
+job probe ee.bin -- --mode probe
+[[ $rc -eq 0 ]] || fail "probe: exit code $rc: $(cat probe.console probe.err)"
+id_reads=$(stat_of probe.json reads)
+
+# 1. The job programs the target from the EEPROM file and verifies it with
+#    the RAM CRC program: no Read Memory beyond identification, fewer bytes
+#    back from the target than the image holds (a read-back brings them
+#    all), one run of the program, which then starts the application.
 job ok ee.bin
 [[ $rc -eq 0 ]] || fail "ok: exit code $rc: $(cat ok.console ok.err)"
 has ok.console "result: ok"
+has ok.console "verify: crc on the target"
+[[ $(stat_of ok.json reads) -eq $id_reads ]] ||
+    fail "ok: the master read memory besides identifying the target ($id_reads reads): $(cat ok.json)"
+(($(stat_of ok.json bytes_to_host) < 4500)) || fail "ok: the flash was read back: $(cat ok.json)"
+[[ $(stat_of ok.json ram_programs) -eq 1 ]] || fail "ok: the RAM CRC program did not run once: $(cat ok.json)"
+grep -q '"state": "application"' ok.json || fail "ok: the application was not started: $(cat ok.json)"
 has ok.console 'image: "qemu-job" 1.0, 4500 bytes, 2 segment(s)'
 has ok.console "target: STM32F1, PID 0x410"
 cmp <(region ok.flash 0 3000) vectors.bin || fail "ok: the first segment differs in flash"
@@ -90,8 +134,7 @@ cmp <(region ok.flash 3000 5192) <(ff 5192) || fail "ok: the gap between the seg
 size=$(stat -c %s ok.flash)
 cmp <(region ok.flash 9692 $((size - 9692))) <(ff $((size - 9692))) ||
     fail "ok: flash past the image is not blank"
-grep -q '"gos": 1' ok.json || fail "ok: the application was not started: $(cat ok.json)"
-echo "ok 1 - the firmware programs the target from the EEPROM file; flash equals the image"
+echo "ok 1 - the firmware programs the target, verifies it by the RAM CRC (no read-back); flash equals the image"
 
 # 2. Damaged or missing images never reach the target.
 refused_untouched() { # refused_untouched NAME EEPROM ERROR_NAME console-name
@@ -140,7 +183,39 @@ job small small.bin -- --eeprom-type 24c16
 cmp <(region small.flash 1024 1500) config.bin || fail "small: the segment differs in flash"
 echo "ok 4 - a 24C16 dump (block-select addresses) programs the target too"
 
-# 5. The runner's own errors: one line, a hint, exit 2, QEMU never started.
+# 5. A flash byte that does not hold what is written (acknowledged, then one
+#    bit flips): the RAM CRC finds the mismatch, the library's repair
+#    cannot make it hold, and the job fails with `verify`, never reporting
+#    success; the application is not started.
+job weak ee.bin --weak-byte 1000
+[[ $rc -eq $(err_code STM32ISP_ERR_VERIFY) ]] || fail "weak: exit code $rc: $(cat weak.console)"
+has weak.console "result: failed in verify: verify; target changed: flash again"
+has weak.console "hint: "
+lacks weak.console "result: ok"
+lacks weak.console "verify: crc on the target"
+(($(stat_of weak.json ram_programs) >= 1)) || fail "weak: the RAM CRC program never ran: $(cat weak.json)"
+grep -q '"state": "bootloader commands"' weak.json || fail "weak: the target left its bootloader: $(cat weak.json)"
+cmp <(region weak.flash 0 1000) <(head -c 1000 vectors.bin) || fail "weak: flash before the weak byte"
+cmp <(region weak.flash 1001 1999) <(tail -c +1002 vectors.bin) || fail "weak: flash after the weak byte"
+[[ $(region weak.flash 1000 1 | od -An -tx1 | tr -d ' ') == 7a ]] ||
+    fail "weak: the weak byte is not the image's 0x5a with bit 5 flipped"
+echo "ok 5 - a flash byte that does not hold: the RAM CRC catches it, the job fails with verify"
+
+# 6. A part the RAM CRC program does not run on (an F072, Cortex-M0): the
+#    master reads the flash back, as the library does there.
+"$stm32isp" pack vectors.bin@0x08000000 config.bin@0x08002000 --pid 0x448 --eeprom 24c256 \
+    -o f072.bin >/dev/null
+job f072 f072.bin --device f072
+[[ $rc -eq 0 ]] || fail "f072: exit code $rc: $(cat f072.console f072.err)"
+has f072.console "result: ok"
+has f072.console "verify: read back"
+[[ $(stat_of f072.json ram_programs) -eq 0 ]] || fail "f072: a RAM program ran: $(cat f072.json)"
+(($(stat_of f072.json bytes_to_host) > 4500)) || fail "f072: not read back: $(cat f072.json)"
+cmp <(region f072.flash 0 3000) vectors.bin || fail "f072: the first segment differs in flash"
+cmp <(region f072.flash 8192 1500) config.bin || fail "f072: the second segment differs in flash"
+echo "ok 6 - an F072, which the RAM CRC program does not run on: verified by reading back"
+
+# 7. The runner's own errors: one line, a hint, exit 2, QEMU never started.
 rc=0
 "$runner" missing.bin nowhere.sock 2>run.err || rc=$?
 [[ $rc -eq 2 ]] || fail "runner with no EEPROM file: exit $rc"
@@ -149,6 +224,6 @@ rc=0
 STM32ISP_FIRMWARE=$elf "$runner" ee.bin nowhere.sock 2>run.err || rc=$?
 [[ $rc -eq 2 ]] || fail "runner with no socket: exit $rc"
 has run.err "is not a listening unix socket"
-echo "ok 5 - scripts/qemu-master.sh refuses a missing file or socket with a hint"
+echo "ok 7 - scripts/qemu-master.sh refuses a missing file or socket with a hint"
 
 echo "qemu job: all passed"

@@ -49,6 +49,8 @@ typedef struct sim_options {
     blsim_go_state go_state;
     long hsi_ppm;
     bool no_crystal;
+    bool weak_byte; /* --weak-byte was given */
+    unsigned long weak_offset;
 } sim_options;
 
 static volatile sig_atomic_t stop_requested;
@@ -104,6 +106,7 @@ enum {
     S_GO_STATE,
     S_HSI_PPM,
     S_NO_CRYSTAL,
+    S_WEAK_BYTE,
     S_BAUD,
     S_EXIT_ON_GO,
     S_IDLE_EXIT,
@@ -144,6 +147,10 @@ static const cli_option sim_cli_options[] = {
                    "the target's HSI is N ppm off 8 MHz (the ROM's autobaud\n"
                    "follows it; code assuming 8 MHz does not)"},
     [S_NO_CRYSTAL] = {"no-crystal", 0, NULL, "the board has no HSE crystal"},
+    [S_WEAK_BYTE] = {"weak-byte", 0, "OFFSET",
+                     "the flash byte at OFFSET does not hold what is written:\n"
+                     "once programmed, its bit 5 flips (a worn cell); the\n"
+                     "write is acknowledged, only verification shows it"},
     [S_BAUD] = {"baud", 0, "N", "baud rate for the virtual clock (default 115200)"},
     [S_EXIT_ON_GO] = {"exit-on-go", 0, NULL, "exit once Go has started the application"},
     [S_IDLE_EXIT] = {"idle-exit", 0, "SECS", "exit after SECS seconds with no traffic"},
@@ -253,6 +260,14 @@ static int sim_take(void *ctx, int option, const char *value)
     case S_NO_CRYSTAL:
         o->no_crystal = true;
         return EXIT_OK;
+    case S_WEAK_BYTE:
+        if (parse_ulong(value, UINT32_MAX, &o->weak_offset) != 0) {
+            cli_error("sim", "an offset into the flash, e.g. --weak-byte 0x400",
+                      "--weak-byte '%s' is not an offset", value);
+            return EXIT_USAGE;
+        }
+        o->weak_byte = true;
+        return EXIT_OK;
     case S_VERBOSE:
         o->verbose = true;
         return EXIT_OK;
@@ -354,6 +369,13 @@ static int create_model(const sim_options *o, blsim **out)
         }
         memcpy(blsim_flash(sim), data, size);
         free(data);
+    }
+    if (o->weak_byte && o->weak_offset >= blsim_flash_size(sim)) {
+        cli_error("sim", "give an offset from the flash's start, below its size",
+                  "--weak-byte 0x%lx is past the flash's %u bytes", o->weak_offset,
+                  blsim_flash_size(sim));
+        blsim_free(sim);
+        return EXIT_USAGE;
     }
     *out = sim;
     return EXIT_OK;
@@ -584,12 +606,52 @@ static void realtime_wait(const blsim *sim)
     }
 }
 
+/*
+ * --weak-byte: a flash cell that does not hold what is written, so that a
+ * client's verification can be shown to catch a write that was
+ * acknowledged but did not take (docs/simulator.md). The model has no such
+ * fault; the server applies it between the model's steps: whenever the
+ * byte has changed to a programmed value since the last look, one bit
+ * flips. It looks after every chunk the model takes and every drain, so a
+ * write is spoilt before the client's next byte reaches the model: nothing
+ * (a Read Memory, code that Go starts) can see the value as written. An
+ * erase leaves it erased.
+ */
+#define WEAK_BIT 0x20u
+static bool weak_on;
+static uint32_t weak_offset;
+static uint8_t weak_seen; /* the byte as the last look left it */
+
+static void weak_byte_init(const sim_options *o, blsim *sim)
+{
+    weak_on = o->weak_byte;
+    weak_offset = (uint32_t)o->weak_offset;
+    weak_seen = weak_on ? blsim_flash(sim)[weak_offset] : 0;
+}
+
+static void weak_byte_apply(blsim *sim)
+{
+    if (!weak_on) {
+        return;
+    }
+    uint8_t *b = blsim_flash(sim) + weak_offset;
+    if (*b != weak_seen && *b != 0xFF) {
+        *b ^= WEAK_BIT;
+    }
+    weak_seen = *b;
+}
+
 /* Sends everything the model has to say, advancing its clock as needed. */
 static int flush_model(blsim *sim, int master)
 {
     uint8_t out[1024];
-    size_t m;
-    while ((m = blsim_host_drain(sim, out, sizeof out)) > 0) {
+    weak_byte_apply(sim);
+    for (;;) {
+        size_t m = blsim_host_drain(sim, out, sizeof out);
+        weak_byte_apply(sim);
+        if (m == 0) {
+            break;
+        }
         if (realtime) {
             realtime_wait(sim);
         }
@@ -897,6 +959,7 @@ static int sim_run(const cli_command *cmd, int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     realtime = o.realtime;
+    weak_byte_init(&o, sim);
     bool served = false;
     rc = o.unix_path != NULL ? run_on_socket(&o, sim, &served) : run_on_pty(&o, sim, &served);
     /* Once serving began the outputs are written whatever the ending. */

@@ -29,7 +29,7 @@ enum {
 
 /*
  * One part, as its PID names it. The table is compact, so that the master
- * firmware can carry all of it in its 24 KiB of flash: what a family of
+ * firmware can carry all of it within its flash budget: what a family of
  * parts shares (system memory base, option bytes, flash-size and UID
  * registers, write alignment, timings) is kept once per family, the erase
  * layouts once each, and the values are read through the functions below.
