@@ -122,6 +122,10 @@ extern const stm32isp_i2c_ops eesim_i2c_ops;
 
 /* Lets virtual time pass with no traffic. */
 void eesim_idle_us(eesim *sim, uint64_t us);
+/* Moves the clock to the absolute time t_ns, for a caller that keeps its
+ * own clock (the bit-level front end, eesim_bus.h, follows the bench's).
+ * The clock never goes back: a t_ns before now is ignored. */
+void eesim_advance_to_ns(eesim *sim, uint64_t t_ns);
 uint64_t eesim_now_ns(const eesim *sim);
 
 /* ---------------------------------------------------------------------------
