@@ -81,7 +81,6 @@ struct eesim {
         PHASE_DATA_OUT, /* after address+R: the part sends */
         PHASE_IGNORE,   /* a NACK or an abort: deaf until START or STOP */
     } phase;
-    bool first_address; /* the next address byte is its transfer's first */
     uint8_t address;    /* the 7-bit address acknowledged (its block bits) */
     uint32_t word;      /* the word address so far */
     uint8_t word_bytes; /* and how many of its bytes came */
@@ -209,7 +208,6 @@ void eesim_core_start(eesim *sim)
          * one: polls made of repeated STARTs after a NACK count, as the
          * faults' "Nth transfer (polls included)" needs. */
         sim->stats.transfers++;
-        sim->first_address = true;
     }
     drop_page_buffer(sim);
     sim->phase = PHASE_ADDRESS;
@@ -223,18 +221,14 @@ int eesim_core_address(eesim *sim, uint8_t byte)
     }
     uint8_t address = byte >> 1;
     sim->phase = PHASE_IGNORE;
-    /* The transfer-counted faults fire on the transfer's first address
-     * only: the address after the repeated START of a random read belongs
-     * to the same transfer. */
-    bool first = sim->first_address;
-    sim->first_address = false;
-    if (first && sim->faults.bus_error_at != 0 &&
-        sim->stats.transfers == sim->faults.bus_error_at) {
+    /* The transfer-counted faults act on the transfer's first address: a
+     * second one (after the repeated START of a random read) only comes
+     * when the first was acknowledged, so it is never the faulted one. */
+    if (sim->faults.bus_error_at != 0 && sim->stats.transfers == sim->faults.bus_error_at) {
         sim->stats.faults_bus_errors++;
         return STM32ISP_I2C_BUS_ERROR;
     }
-    if (first && sim->faults.nack_addr_at != 0 &&
-        sim->stats.transfers == sim->faults.nack_addr_at) {
+    if (sim->faults.nack_addr_at != 0 && sim->stats.transfers == sim->faults.nack_addr_at) {
         sim->stats.faults_nack_addr++;
         return STM32ISP_I2C_NACK_ADDRESS;
     }
