@@ -355,7 +355,7 @@ static void run_scenario(bench *b)
     assert_true(eesim_busy(b->part));
     assert_true(poll_until_ready(b, stopped + CYCLE_US * 1000ull) > 0);
 
-    uint8_t got[40], want[40];
+    uint8_t got[40] = {0}, want[40] = {0};
     const uint8_t word[2] = {0x00, 0x40};
     assert_int_equal(m_write_read(&b->m, BASE, word, 2, got, 16), STM32ISP_I2C_OK);
     assert_memory_equal(got, frame + 2, 16);
@@ -443,7 +443,7 @@ static void test_random_and_sequential_reads(void **state)
 {
     (void)state;
     bench *b = bench_new("24c256", 400000, &FAST_400);
-    uint8_t got[80], want[80];
+    uint8_t got[80] = {0}, want[80] = {0};
     /* Random read of one byte. */
     const uint8_t word[2] = {0x01, 0x23};
     assert_int_equal(m_write_read(&b->m, BASE, word, 2, got, 1), STM32ISP_I2C_OK);
@@ -504,7 +504,7 @@ static void test_block_bits(void **state)
         assert_memory_equal(eesim_memory(b->part) + cases[c].offset, frame + 1, 10);
         assert_same_memory(b);
 
-        uint8_t got[10], want[10];
+        uint8_t got[10] = {0}, want[10] = {0};
         assert_int_equal(m_write_read(&b->m, device, frame, 1, got, 10), STM32ISP_I2C_OK);
         assert_memory_equal(got, frame + 1, 10);
         /* The same word address in block 0 is another byte. */
@@ -558,7 +558,7 @@ static void test_faults_on_the_lines(void **state)
     master m = {.bus = bus, .tm = FAST_400, .scl = true, .sda = true};
     const uint8_t word[2] = {0x00, 0x10};
     const uint8_t frame[2 + 3] = {0x00, 0x10, 7, 8, 9};
-    uint8_t got[4], want[4];
+    uint8_t got[4] = {0}, want[4] = {0};
 
     assert_int_equal(m_write_read(&m, BASE, word, 2, got, 4), STM32ISP_I2C_OK);
     assert_int_equal(eesim_write_read(twin, BASE, word, 2, want, 4), STM32ISP_I2C_OK);
@@ -929,7 +929,7 @@ static void test_firmware_driver_over_the_bus(void **state)
     stm32isp_eeprom ee;
     stm32isp_eeprom_init(&ee, &i2c_bitbang_ops, &i2c, stm32isp_eeprom_part_find("24c256"), BASE);
 
-    uint8_t data[200], got[200];
+    uint8_t data[200], got[200] = {0};
     for (size_t i = 0; i < sizeof data; i++) {
         data[i] = (uint8_t)(i * 31u + 5u);
     }
