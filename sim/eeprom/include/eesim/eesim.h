@@ -25,6 +25,9 @@
  * ACK, one for START, repeated START and STOP), delay_ms by what it asks.
  * Write cycles take write_cycle_us (default 3.5 ms, a typical value).
  *
+ * eesim_bus.h puts the same part on the SCL and SDA lines, bit by bit; both
+ * levels run the same byte-level steps.
+ *
  * Host-side code: it allocates (the memory is sized at creation).
  */
 #ifndef EESIM_H
