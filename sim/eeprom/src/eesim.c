@@ -3,6 +3,8 @@
 
 #include "eesim/eesim.h"
 
+#include "core.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,19 @@ struct eesim {
     bool wp;
     uint32_t pointer;
     uint64_t data_bytes; /* data bytes received, for the byte-counted faults */
+
+    /* Where the transfer in progress is (core.h's steps move it). */
+    enum {
+        PHASE_IDLE,     /* no transfer: after a STOP */
+        PHASE_ADDRESS,  /* after a START, the address byte is next */
+        PHASE_WORD,     /* after address+W: word address bytes */
+        PHASE_DATA_IN,  /* the word address is complete: data to the page buffer */
+        PHASE_DATA_OUT, /* after address+R: the part sends */
+        PHASE_IGNORE,   /* a NACK or an abort: deaf until START or STOP */
+    } phase;
+    uint8_t address;    /* the 7-bit address acknowledged (its block bits) */
+    uint32_t word;      /* the word address so far */
+    uint8_t word_bytes; /* and how many of its bytes came */
 
     /* The page buffer of the write in progress. */
     uint32_t page_base;
@@ -171,41 +186,11 @@ static uint8_t on_the_wire(eesim *sim, uint8_t byte)
 }
 
 /* ------------------------------------------------------------------------- */
-/* The bus                                                                   */
+/* The byte-level steps (core.h), shared by both front ends                  */
 
-static void spend_bits(eesim *sim, uint64_t bits)
+static bool own_address(const eesim *sim, uint8_t address)
 {
-    sim->now_ns += bits * sim->bit_ns;
-}
-
-/* START and the address byte: does the part acknowledge? Counts the
- * transfer and applies the transfer-counted faults. */
-static int address_phase(eesim *sim, uint8_t address)
-{
-    sim->stats.transfers++;
-    spend_bits(sim, 1 + 9); /* START, address byte and its ACK bit */
-    if (sim->faults.bus_error_at != 0 && sim->stats.transfers == sim->faults.bus_error_at) {
-        sim->stats.faults_bus_errors++;
-        return STM32ISP_I2C_BUS_ERROR;
-    }
-    int result = STM32ISP_I2C_OK;
-    if (sim->faults.nack_addr_at != 0 && sim->stats.transfers == sim->faults.nack_addr_at) {
-        sim->stats.faults_nack_addr++;
-        result = STM32ISP_I2C_NACK_ADDRESS;
-    } else if (!sim->powered) {
-        result = STM32ISP_I2C_NACK_ADDRESS;
-    } else if ((address & 0x7Fu & (uint8_t)~sim->block_mask) !=
-               (sim->base & (uint8_t)~sim->block_mask)) {
-        sim->stats.foreign_nacks++;
-        result = STM32ISP_I2C_NACK_ADDRESS;
-    } else if (sim->now_ns < sim->busy_until_ns) {
-        sim->stats.busy_nacks++;
-        result = STM32ISP_I2C_NACK_ADDRESS;
-    }
-    if (result != STM32ISP_I2C_OK) {
-        spend_bits(sim, 1); /* STOP */
-    }
-    return result;
+    return (address & 0x7Fu & (uint8_t)~sim->block_mask) == (sim->base & (uint8_t)~sim->block_mask);
 }
 
 static void drop_page_buffer(eesim *sim)
@@ -214,63 +199,141 @@ static void drop_page_buffer(eesim *sim)
     sim->loaded_count = 0;
 }
 
-/* The word address is complete: the pointer moves, a new page buffer opens. */
-static void set_pointer(eesim *sim, uint8_t address, uint32_t word)
+void eesim_core_start(eesim *sim)
 {
-    uint32_t block = address & sim->block_mask;
-    uint32_t full = (block << (8u * sim->part.address_bytes)) | word;
+    bool engaged =
+        sim->phase == PHASE_WORD || sim->phase == PHASE_DATA_IN || sim->phase == PHASE_DATA_OUT;
+    if (!engaged) {
+        /* A START the part is not following a transfer through opens a new
+         * one: polls made of repeated STARTs after a NACK count, as the
+         * faults' "Nth transfer (polls included)" needs. */
+        sim->stats.transfers++;
+    }
+    drop_page_buffer(sim);
+    sim->phase = PHASE_ADDRESS;
+}
+
+int eesim_core_address(eesim *sim, uint8_t byte)
+{
+    if (sim->phase != PHASE_ADDRESS) {
+        sim->phase = PHASE_IGNORE;
+        return STM32ISP_I2C_NACK_ADDRESS;
+    }
+    uint8_t address = byte >> 1;
+    sim->phase = PHASE_IGNORE;
+    /* The transfer-counted faults act on the transfer's first address: a
+     * second one (after the repeated START of a random read) only comes
+     * when the first was acknowledged, so it is never the faulted one. */
+    if (sim->faults.bus_error_at != 0 && sim->stats.transfers == sim->faults.bus_error_at) {
+        sim->stats.faults_bus_errors++;
+        return STM32ISP_I2C_BUS_ERROR;
+    }
+    if (sim->faults.nack_addr_at != 0 && sim->stats.transfers == sim->faults.nack_addr_at) {
+        sim->stats.faults_nack_addr++;
+        return STM32ISP_I2C_NACK_ADDRESS;
+    }
+    if (!sim->powered) {
+        return STM32ISP_I2C_NACK_ADDRESS;
+    }
+    if (!own_address(sim, address)) {
+        sim->stats.foreign_nacks++;
+        return STM32ISP_I2C_NACK_ADDRESS;
+    }
+    if (sim->now_ns < sim->busy_until_ns) {
+        sim->stats.busy_nacks++;
+        return STM32ISP_I2C_NACK_ADDRESS;
+    }
+    sim->address = address;
+    if (byte & 1u) {
+        sim->phase = PHASE_DATA_OUT;
+    } else {
+        sim->phase = PHASE_WORD;
+        sim->word = 0;
+        sim->word_bytes = 0;
+        drop_page_buffer(sim);
+    }
+    return STM32ISP_I2C_OK;
+}
+
+/* The word address is complete: the pointer moves, a new page buffer opens. */
+static void set_pointer(eesim *sim)
+{
+    uint32_t block = sim->address & sim->block_mask;
+    uint32_t full = (block << (8u * sim->part.address_bytes)) | sim->word;
     sim->pointer = full & (sim->part.size - 1u);
     sim->page_base = sim->pointer & ~(uint32_t)(sim->part.page_size - 1u);
     sim->column = sim->pointer - sim->page_base;
     drop_page_buffer(sim);
 }
 
-/* Takes the bytes after address+W. Returns how many bytes were
- * acknowledged, and in *result what ended the transfer. */
-static size_t receive(eesim *sim, uint8_t address, const uint8_t *data, size_t len, int *result)
+/* A data byte refused: the transfer ends there and its page buffer with it. */
+static int refuse_data(eesim *sim)
 {
-    size_t words = sim->part.address_bytes;
-    uint32_t word = 0;
     drop_page_buffer(sim);
-    *result = STM32ISP_I2C_OK;
-    for (size_t i = 0; i < len; i++) {
-        spend_bits(sim, 9);
-        if (i < words) {
-            word = (word << 8) | data[i];
-            if (i + 1 == words) {
-                set_pointer(sim, address, word);
-            }
-            continue;
+    sim->phase = PHASE_IGNORE;
+    return STM32ISP_I2C_NACK_DATA;
+}
+
+int eesim_core_write_byte(eesim *sim, uint8_t byte)
+{
+    if (sim->phase == PHASE_WORD) {
+        /* A partial word address sets nothing: the pointer moves only once
+         * it is complete. */
+        sim->word = (sim->word << 8) | byte;
+        if (++sim->word_bytes == sim->part.address_bytes) {
+            set_pointer(sim);
+            sim->phase = PHASE_DATA_IN;
         }
-        sim->data_bytes++;
-        if (sim->faults.power_loss_at != 0 && sim->data_bytes == sim->faults.power_loss_at) {
-            sim->stats.power_losses++;
-            sim->powered = false;
-            drop_page_buffer(sim);
-            *result = STM32ISP_I2C_NACK_DATA;
-            return i;
-        }
-        if (sim->faults.nack_data_at != 0 && sim->data_bytes == sim->faults.nack_data_at) {
-            sim->stats.faults_nack_data++;
-            drop_page_buffer(sim);
-            *result = STM32ISP_I2C_NACK_DATA;
-            return i;
-        }
-        if (sim->wp) {
-            sim->stats.wp_refusals++;
-            drop_page_buffer(sim);
-            *result = STM32ISP_I2C_NACK_DATA;
-            return i;
-        }
-        /* The column wraps inside the page: the datasheets' roll-over. */
-        sim->page[sim->column] = data[i];
-        if (!sim->loaded[sim->column]) {
-            sim->loaded[sim->column] = true;
-            sim->loaded_count++;
-        }
-        sim->column = (sim->column + 1u) % sim->part.page_size;
+        return STM32ISP_I2C_OK;
     }
-    return len;
+    if (sim->phase != PHASE_DATA_IN) {
+        return refuse_data(sim);
+    }
+    sim->data_bytes++;
+    if (sim->faults.power_loss_at != 0 && sim->data_bytes == sim->faults.power_loss_at) {
+        sim->stats.power_losses++;
+        sim->powered = false;
+        return refuse_data(sim);
+    }
+    if (sim->faults.nack_data_at != 0 && sim->data_bytes == sim->faults.nack_data_at) {
+        sim->stats.faults_nack_data++;
+        return refuse_data(sim);
+    }
+    if (sim->wp) {
+        sim->stats.wp_refusals++;
+        return refuse_data(sim);
+    }
+    /* The column wraps inside the page: the datasheets' roll-over. */
+    sim->page[sim->column] = byte;
+    if (!sim->loaded[sim->column]) {
+        sim->loaded[sim->column] = true;
+        sim->loaded_count++;
+    }
+    sim->column = (sim->column + 1u) % sim->part.page_size;
+    return STM32ISP_I2C_OK;
+}
+
+uint8_t eesim_core_read_byte(eesim *sim)
+{
+    uint8_t byte = on_the_wire(sim, sim->mem[sim->pointer]);
+    sim->pointer = (sim->pointer + 1u) & (sim->part.size - 1u);
+    sim->stats.bytes_read++;
+    return byte;
+}
+
+bool eesim_core_master_ack(eesim *sim, bool ack)
+{
+    if (!ack || sim->phase != PHASE_DATA_OUT) {
+        sim->phase = PHASE_IGNORE;
+        return false;
+    }
+    return true;
+}
+
+void eesim_core_abort(eesim *sim)
+{
+    drop_page_buffer(sim);
+    sim->phase = PHASE_IGNORE;
 }
 
 /* STOP after a write: a loaded page buffer goes to the array and the write
@@ -296,61 +359,109 @@ static void commit(eesim *sim)
     drop_page_buffer(sim);
 }
 
-int eesim_write(eesim *sim, uint8_t address, const uint8_t *data, size_t len)
+void eesim_core_stop(eesim *sim)
 {
-    int result = address_phase(sim, address);
-    if (result != STM32ISP_I2C_OK) {
-        return result;
-    }
-    receive(sim, address, data, len, &result);
-    spend_bits(sim, 1); /* STOP */
-    if (result == STM32ISP_I2C_OK) {
+    if (sim->phase == PHASE_DATA_IN) {
         commit(sim);
+    }
+    drop_page_buffer(sim);
+    sim->phase = PHASE_IDLE;
+}
+
+/* ------------------------------------------------------------------------- */
+/* The transfer-level front end: the steps above, each charged its bit times */
+
+static void spend_bits(eesim *sim, uint64_t bits)
+{
+    sim->now_ns += bits * sim->bit_ns;
+}
+
+/* START and the address byte with its ACK bit. A NACKed address ends the
+ * transfer with a STOP; a bus error ends it on the spot. */
+static int transfer_start(eesim *sim, uint8_t address, bool read)
+{
+    eesim_core_start(sim);
+    spend_bits(sim, 1 + 9);
+    int result = eesim_core_address(sim, (uint8_t)((address & 0x7Fu) << 1 | (read ? 1u : 0u)));
+    if (result == STM32ISP_I2C_NACK_ADDRESS) {
+        spend_bits(sim, 1);
+    }
+    if (result != STM32ISP_I2C_OK) {
+        eesim_core_stop(sim);
     }
     return result;
 }
 
-static void send(eesim *sim, uint8_t *rdata, size_t rlen)
+/* Bytes after address+W, each with its ACK bit, until one is NACKed. */
+static int send_bytes(eesim *sim, const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        spend_bits(sim, 9);
+        int result = eesim_core_write_byte(sim, data[i]);
+        if (result != STM32ISP_I2C_OK) {
+            return result;
+        }
+    }
+    return STM32ISP_I2C_OK;
+}
+
+/* rlen bytes after address+R, each ACKed by the master but the last, then
+ * STOP. */
+static void receive_bytes(eesim *sim, uint8_t *rdata, size_t rlen)
 {
     for (size_t i = 0; i < rlen; i++) {
         spend_bits(sim, 9);
-        rdata[i] = on_the_wire(sim, sim->mem[sim->pointer]);
-        sim->pointer = (sim->pointer + 1u) & (sim->part.size - 1u);
+        rdata[i] = eesim_core_read_byte(sim);
+        eesim_core_master_ack(sim, i + 1 < rlen);
     }
-    sim->stats.bytes_read += rlen;
     spend_bits(sim, 1); /* STOP */
+    eesim_core_stop(sim);
+}
+
+int eesim_write(eesim *sim, uint8_t address, const uint8_t *data, size_t len)
+{
+    int result = transfer_start(sim, address, false);
+    if (result != STM32ISP_I2C_OK) {
+        return result;
+    }
+    result = send_bytes(sim, data, len);
+    spend_bits(sim, 1); /* STOP: commits unless a byte was refused */
+    eesim_core_stop(sim);
+    return result;
 }
 
 int eesim_write_read(eesim *sim, uint8_t address, const uint8_t *wdata, size_t wlen, uint8_t *rdata,
                      size_t rlen)
 {
-    int result = address_phase(sim, address);
+    int result = transfer_start(sim, address, false);
     if (result != STM32ISP_I2C_OK) {
         return result;
     }
-    /* A partial word address leaves the pointer alone (it moves only once
-     * complete), and the repeated START drops whatever data followed it:
+    result = send_bytes(sim, wdata, wlen);
+    if (result != STM32ISP_I2C_OK) {
+        spend_bits(sim, 1); /* STOP */
+        eesim_core_stop(sim);
+        return result;
+    }
+    /* The repeated START drops whatever data followed the word address:
      * only a STOP commits. */
-    receive(sim, address, wdata, wlen, &result);
-    drop_page_buffer(sim);
+    eesim_core_start(sim);
+    spend_bits(sim, 1 + 9); /* repeated START, address+R */
+    result = eesim_core_address(sim, (uint8_t)((address & 0x7Fu) << 1 | 1u));
     if (result != STM32ISP_I2C_OK) {
         spend_bits(sim, 1);
+        eesim_core_stop(sim);
         return result;
     }
-    spend_bits(sim, 1 + 9); /* repeated START, address+R */
-    if ((address & 0x7Fu & (uint8_t)~sim->block_mask) != (sim->base & (uint8_t)~sim->block_mask)) {
-        spend_bits(sim, 1);
-        return STM32ISP_I2C_NACK_ADDRESS;
-    }
-    send(sim, rdata, rlen);
+    receive_bytes(sim, rdata, rlen);
     return STM32ISP_I2C_OK;
 }
 
 int eesim_read(eesim *sim, uint8_t address, uint8_t *rdata, size_t rlen)
 {
-    int result = address_phase(sim, address);
+    int result = transfer_start(sim, address, true);
     if (result == STM32ISP_I2C_OK) {
-        send(sim, rdata, rlen);
+        receive_bytes(sim, rdata, rlen);
     }
     return result;
 }
@@ -395,6 +506,13 @@ void eesim_idle_us(eesim *sim, uint64_t us)
     sim->now_ns += us * 1000u;
 }
 
+void eesim_advance_to_ns(eesim *sim, uint64_t t_ns)
+{
+    if (t_ns > sim->now_ns) {
+        sim->now_ns = t_ns;
+    }
+}
+
 uint64_t eesim_now_ns(const eesim *sim)
 {
     return sim->now_ns;
@@ -420,6 +538,7 @@ void eesim_power_on(eesim *sim)
     sim->powered = true;
     sim->busy_until_ns = 0;
     sim->pointer = 0;
+    sim->phase = PHASE_IDLE;
     drop_page_buffer(sim);
 }
 

@@ -25,6 +25,9 @@
  * ACK, one for START, repeated START and STOP), delay_ms by what it asks.
  * Write cycles take write_cycle_us (default 3.5 ms, a typical value).
  *
+ * eesim_bus.h puts the same part on the SCL and SDA lines, bit by bit; both
+ * levels run the same byte-level steps.
+ *
  * Host-side code: it allocates (the memory is sized at creation).
  */
 #ifndef EESIM_H
@@ -122,6 +125,10 @@ extern const stm32isp_i2c_ops eesim_i2c_ops;
 
 /* Lets virtual time pass with no traffic. */
 void eesim_idle_us(eesim *sim, uint64_t us);
+/* Moves the clock to the absolute time t_ns, for a caller that keeps its
+ * own clock (the bit-level front end, eesim_bus.h, follows the bench's).
+ * The clock never goes back: a t_ns before now is ignored. */
+void eesim_advance_to_ns(eesim *sim, uint64_t t_ns);
 uint64_t eesim_now_ns(const eesim *sim);
 
 /* ---------------------------------------------------------------------------
