@@ -53,6 +53,11 @@ const board *board_init(void)
 
     RCC->APB2ENR |= RCC_APB2ENR_AFIOEN | RCC_APB2ENR_IOPAEN | RCC_APB2ENR_IOPBEN |
                     RCC_APB2ENR_IOPCEN | RCC_APB2ENR_USART1EN;
+#ifdef FW_BENCH_BREAK_USART_CLOCK
+    /* Only in a build that exists to prove the virtual bench catches this
+     * mistake (tests/bluepill): USART1 set up with its clock off. */
+    RCC->APB2ENR &= ~RCC_APB2ENR_USART1EN;
+#endif
     RCC->APB1ENR |= RCC_APB1ENR_USART2EN;
     (void)RCC->APB1ENR; /* the clocks are on before the first access */
 

@@ -30,16 +30,27 @@
  * external pull-ups; a 24C256 at 0x50 (A2..A0 grounded). The part is
  * described here rather than looked up by name, which keeps the name
  * parser out of the flash (docs/eeprom.md has every part's values). */
-#define PIN_I2C_SCL       ((gpio_pin){GPIOB, 6})
-#define PIN_I2C_SDA       ((gpio_pin){GPIOB, 7})
-#define I2C_HZ            400000u
+#define PIN_I2C_SCL ((gpio_pin){GPIOB, 6})
+#define PIN_I2C_SDA ((gpio_pin){GPIOB, 7})
+#define I2C_HZ      400000u
+#if defined(FW_EEPROM_24M01)
+/* A 128 KiB part (cmake -DFW_EEPROM=24m01): room for a 64 KiB image and
+ * its container, which a 24C512 has not. */
+#define EEPROM_NAME       "24m01"
+#define EEPROM_SIZE       131072u
+#define EEPROM_PAGE       256u
+#define EEPROM_WORD_BYTES 2u
+#define EEPROM_BLOCK_BITS 1u
+#define EEPROM_CYCLE_MS   5u
+#else
 #define EEPROM_NAME       "24c256"
 #define EEPROM_SIZE       32768u
 #define EEPROM_PAGE       64u
 #define EEPROM_WORD_BYTES 2u /* word address bytes */
 #define EEPROM_BLOCK_BITS 0u /* address bits in the device address */
 #define EEPROM_CYCLE_MS   5u /* write cycle, datasheet maximum */
-#define EEPROM_ADDRESS    0x50u
+#endif
+#define EEPROM_ADDRESS 0x50u
 
 /* The green LED on PC13, lit when the pin is low. */
 #define PIN_LED        ((gpio_pin){GPIOC, 13})
