@@ -79,8 +79,9 @@ reliability: host
 # docs/benchmarks.md and fails when the 64 KiB ratio is above 0.55.
 .PHONY: bench
 
-bench: host
-	@tests/bench/bench.py $(BUILD)/bin/stm32isp --work $(BUILD)/bench --doc docs/benchmarks.md
+bench: host firmware
+	@tests/bench/bench.py $(BUILD)/bin/stm32isp --work $(BUILD)/bench --doc docs/benchmarks.md \
+	    --bluepill $(BUILD)/bin/bluepill_bench --firmware $(BUILD_FW)/bluepill
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -3,6 +3,7 @@
 stm32flash, side by side on the same simulated target (issue 7).
 
 usage: bench.py STM32ISP --work DIR [--quick] [--doc FILE] [--limit RATIO]
+                [--bluepill BLUEPILL_BENCH --firmware DIR]
 
 Both tools talk to `stm32isp sim` on a pseudo-terminal; the simulator's
 virtual clock (115200 baud 8E1 on the wire, the datasheet's typical flash
@@ -16,6 +17,11 @@ checked against the image after every run.
 
 --quick runs the 64 KiB case only (the ctest gate). The 64 KiB ratio is
 printed; the run fails when it is above --limit (0.55).
+
+--bluepill adds the master's row: the same 64 KiB image flashed by the Blue
+Pill firmware (its 24M01 build in --firmware) from its EEPROM at 400 kHz,
+by the button, on the virtual bench (tests/bluepill/bluepill_bench.c
+measure), timed on the bench's clock from the press to the result.
 """
 import argparse
 import json
@@ -212,7 +218,7 @@ def stm32flash_version(work):
     return "stm32flash, version not printed"
 
 
-def write_doc(path, work, results, command):
+def write_doc(path, work, results, command, master):
     r64 = next(r for r in results if r["name"] == "random-64k")
     split = []
     for tool, st in (("stm32isp flash", r64["ours"]), ("stm32flash -v", r64["theirs"])):
@@ -289,10 +295,52 @@ program that receives and programs at once, say): not done here.
 """.format(command=command, ratio=r64["ratio"], table=table(results), split="\n".join(split),
            stm32flash_cmd=" ".join(STM32FLASH + ["-w", "IMAGE", "-v", "-g", "0x08000000", "PTY"]),
            stm32flash_version=stm32flash_version(work))
+    if master is not None:
+        text += master_section(master, r64["theirs"])
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def measure_master(bench_bin, firmware, stm32isp, work, theirs):
+    image = os.path.join(work, "random-64k.bin")
+    proc = subprocess.run([bench_bin, "measure", firmware, stm32isp, work, image],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        fail("the master's run on the bench failed:\n" + proc.stdout[-4000:])
+    m = json.loads(lines[-1])
+    m["ratio"] = m["seconds_press_to_result"] / theirs["virtual_seconds"]
+    return m
+
+
+def master_section(m, theirs):
+    p = m["phases_ms"]
+    return """
+## The master: the Blue Pill firmware from its EEPROM (virtual bench)
+
+The same 64 KiB image, packed ({container} bytes of container) into a 24M01
+(a 24C512 cannot hold the container with its header) at 400 kHz I2C, flashed
+by the Blue Pill firmware when its button is pressed: the firmware's own
+bytes (`build-fw/bluepill/bench-24m01.elf`, the release build with the
+24M01 described in its board header) on the virtual STM32F1, the EEPROM
+model at the bit level, the target's bootloader at the frame level, all on
+the bench's clock (docs/bench.md). Time from the press to the result line;
+the phases are the master's own result line (its SysTick).
+
+| master | check (EEPROM) | connect | erase | write | verify | start | job | press to result | stm32flash -v | ratio |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| Blue Pill, 24M01 | {check:.3f} | {connect:.3f} | {erase:.3f} | {write:.3f} | {verify:.3f} | {start:.3f} | {job:.3f} | {total:.3f} | {theirs:.3f} | **{ratio:.3f}** |
+
+Bytes on the I2C bus: {i2c}; to the target {tt}, back {th}; Read Memory
+commands {reads}, RAM programs run {progs}.
+""".format(container=m["container_bytes"], check=p["check"] / 1000.0,
+           connect=p["connect"] / 1000.0, erase=p["erase"] / 1000.0, write=p["write"] / 1000.0,
+           verify=p["verify"] / 1000.0, start=p["start"] / 1000.0, job=m["job_ms"] / 1000.0,
+           total=m["seconds_press_to_result"], theirs=theirs["virtual_seconds"],
+           ratio=m["ratio"], i2c=m["i2c_bytes"], tt=m["bytes_to_target"],
+           th=m["bytes_to_host"], reads=m["read_memory_commands"], progs=m["ram_programs"])
 
 
 def main():
@@ -302,6 +350,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--doc")
     ap.add_argument("--limit", type=float, default=0.55)
+    ap.add_argument("--bluepill")
+    ap.add_argument("--firmware")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     cases = [c for c in CASES if not args.quick or c[0] == "random-64k"]
@@ -311,12 +361,19 @@ def main():
         results.append(r)
         print("%-48s stm32isp %7.3f s  stm32flash %7.3f s  ratio %.3f" % (
             r["what"], r["ours"]["virtual_seconds"], r["theirs"]["virtual_seconds"], r["ratio"]))
+    r64 = next(r for r in results if r["name"] == "random-64k")
+    master = None
+    if args.bluepill:
+        master = measure_master(args.bluepill, args.firmware, args.stm32isp, args.work,
+                                r64["theirs"])
+        print("%-48s master   %7.3f s  stm32flash %7.3f s  ratio %.3f" % (
+            "64 KiB random, Blue Pill from a 24M01", master["seconds_press_to_result"],
+            r64["theirs"]["virtual_seconds"], master["ratio"]))
     print()
     print(table(results))
     if args.doc:
-        write_doc(args.doc, args.work, results, "make bench")
+        write_doc(args.doc, args.work, results, "make bench", master)
         print("\nbench: wrote %s" % args.doc)
-    r64 = next(r for r in results if r["name"] == "random-64k")
     print("\nbench: 64 KiB program + verify: stm32isp / stm32flash = %.3f (limit %.2f)"
           % (r64["ratio"], args.limit))
     if r64["ratio"] > args.limit:
