@@ -12,7 +12,6 @@
 #define DEFAULT_SYNC_ATTEMPTS  4u
 #define DEFAULT_RETRIES        3u
 #define DEFAULT_RESET_PULSE_MS 10u
-#define DEFAULT_BOOT_WAIT_MS   20u
 
 /* A reply starts within microseconds of the last byte of a command; this
  * margin covers USB-serial latency (up to 16 ms per transfer) and scheduling. */
@@ -195,9 +194,6 @@ void stm32isp_client_init(stm32isp_client *c, const stm32isp_port_ops *ops, void
     if (c->cfg.reset_pulse_ms == 0) {
         c->cfg.reset_pulse_ms = DEFAULT_RESET_PULSE_MS;
     }
-    if (c->cfg.boot_wait_ms == 0) {
-        c->cfg.boot_wait_ms = DEFAULT_BOOT_WAIT_MS;
-    }
 }
 
 const char *stm32isp_phase_name(stm32isp_phase phase)
@@ -239,6 +235,17 @@ bool stm32isp_has_reset_lines(const stm32isp_client *c)
     return c->ops->set_boot0 != NULL && c->ops->set_reset != NULL;
 }
 
+uint32_t stm32isp_boot_wait_ms(const stm32isp_client *c, unsigned attempt)
+{
+    /* The ROM listens about 1.3 ms after it leaves reset (AN2606); the
+     * first step leaves margin for a line with a 100 nF capacitor, the
+     * later ones for slower supervisors and RC filters. */
+    static const uint16_t schedule_ms[] = {20, 50, 150, 300};
+    const unsigned last = sizeof schedule_ms / sizeof schedule_ms[0] - 1u;
+    uint32_t ms = schedule_ms[attempt < last ? attempt : last];
+    return ms > c->cfg.boot_wait_ms ? ms : c->cfg.boot_wait_ms;
+}
+
 stm32isp_err stm32isp_enter_bootloader(stm32isp_client *c)
 {
     if (!stm32isp_has_reset_lines(c)) {
@@ -254,7 +261,7 @@ stm32isp_err stm32isp_enter_bootloader(stm32isp_client *c)
         return STM32ISP_ERR_PORT;
     }
     c->stats.resets++;
-    c->ops->delay_ms(c->port, c->cfg.boot_wait_ms);
+    c->ops->delay_ms(c->port, stm32isp_boot_wait_ms(c, c->boot_attempt));
     return drain_input(c);
 }
 
@@ -267,7 +274,11 @@ stm32isp_err stm32isp_sync(stm32isp_client *c)
     for (unsigned attempt = 0; attempt < c->cfg.sync_attempts; attempt++) {
         if (attempt > 0 && stm32isp_has_reset_lines(c)) {
             /* A target that took noise for its autobaud byte is deaf until
-             * reset: start over rather than talk to it. */
+             * reset: start over rather than talk to it, and wait longer
+             * this time in case the 0x7F met NRST still rising. */
+            if (c->boot_attempt < UINT8_MAX) {
+                c->boot_attempt++;
+            }
             stm32isp_err err = stm32isp_enter_bootloader(c);
             if (err != STM32ISP_OK) {
                 return err;
@@ -769,6 +780,7 @@ static stm32isp_err identify(stm32isp_client *c)
 stm32isp_err stm32isp_connect(stm32isp_client *c)
 {
     c->connected = false;
+    c->boot_attempt = 0;
     memset(&c->target, 0, sizeof c->target);
     if (c->ops->set_baud != NULL && c->ops->set_baud(c->port, c->cfg.baud) != 0) {
         return STM32ISP_ERR_PORT;
