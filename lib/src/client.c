@@ -24,6 +24,13 @@
 /* After a reset-causing command: the reset itself, option-byte reload and
  * the bootloader's start (about 1.3 ms) with margin. */
 #define RESTART_MS 50u
+/* The least wait for the answer that ends a readout or write (un)protect,
+ * an option-byte write or a mass erase. The datasheet maxima the timeouts
+ * are derived from cover one flash operation; the ROM does more around it
+ * (an XL-density F1 erases both banks one after the other, an unprotect
+ * mass-erases and then rewrites the option bytes), and a client that gives
+ * up early sends its recovery into a part that is still busy. */
+#define LONG_REPLY_MIN_MS 1000u
 /* Extended Erase pages per command: keeps each command's timeout bounded
  * and progress moving. */
 #define UNITS_PER_ERASE_COMMAND 32u
@@ -109,6 +116,15 @@ uint32_t stm32isp_reply_timeout_ms(const stm32isp_client *c, uint32_t reply_byte
 {
     /* The work gets half again its datasheet maximum. */
     return wire_ms(c, reply_bytes) + work_ms + work_ms / 2 + REPLY_MARGIN_MS;
+}
+
+/* The timeout for the answer that ends one of the long commands (see
+ * LONG_REPLY_MIN_MS): what the work's maximum gives, and never less. */
+static uint32_t long_reply_timeout_ms(const stm32isp_client *c, uint32_t reply_bytes,
+                                      uint32_t work_ms)
+{
+    uint32_t t = stm32isp_reply_timeout_ms(c, reply_bytes, work_ms);
+    return t > LONG_REPLY_MIN_MS ? t : LONG_REPLY_MIN_MS;
 }
 
 /* One ACK within timeout_ms; NACK maps to `on_nack`. */
@@ -504,8 +520,9 @@ static uint32_t write_work_ms(const stm32isp_client *c)
     return c->target.device != NULL ? stm32isp_device_write256_ms_max(c->target.device) : 100u;
 }
 
+/* Write Memory; the last ACK is waited for `final_timeout_ms`. */
 static stm32isp_err cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data, size_t len,
-                              uint32_t work_ms)
+                              uint32_t final_timeout_ms)
 {
     stm32isp_err err = send_opcode(c, AN3155_CMD_WRITE_MEMORY, STM32ISP_ERR_WRITE_FAILED);
     if (err != STM32ISP_OK) {
@@ -521,8 +538,7 @@ static stm32isp_err cmd_write(stm32isp_client *c, uint32_t address, const uint8_
     if ((err = send_with_xor(c, c->frame, len + 1)) != STM32ISP_OK) {
         return err;
     }
-    return expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)len + 3, work_ms),
-                      STM32ISP_ERR_WRITE_FAILED);
+    return expect_ack(c, final_timeout_ms, STM32ISP_ERR_WRITE_FAILED);
 }
 
 stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data,
@@ -531,7 +547,9 @@ stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint
     if (len == 0 || len > AN3155_MAX_TRANSFER) {
         return STM32ISP_ERR_INVALID_ARG;
     }
-    return note_frame(c, cmd_write(c, address, data, len, write_work_ms(c)));
+    return note_frame(c,
+                      cmd_write(c, address, data, len,
+                                stm32isp_reply_timeout_ms(c, (uint32_t)len + 3, write_work_ms(c))));
 }
 
 stm32isp_err stm32isp_cmd_go(stm32isp_client *c, uint32_t address)
@@ -595,8 +613,9 @@ static stm32isp_err erase_once(stm32isp_client *c, const uint16_t *units, size_t
         err = units == NULL ? send_bytes(c, body, len) : send_with_xor(c, body, len);
     }
     if (err == STM32ISP_OK) {
-        err = expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)len + 2, work),
-                         STM32ISP_ERR_ERASE_FAILED);
+        uint32_t timeout = units == NULL ? long_reply_timeout_ms(c, (uint32_t)len + 2, work)
+                                         : stm32isp_reply_timeout_ms(c, (uint32_t)len + 2, work);
+        err = expect_ack(c, timeout, STM32ISP_ERR_ERASE_FAILED);
     }
     return err;
 }
@@ -850,7 +869,7 @@ static stm32isp_err protection_command(stm32isp_client *c, uint8_t opcode, const
         err = send_with_xor(c, body, body_len);
     }
     if (err == STM32ISP_OK) {
-        err = expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)body_len + 2, work_ms),
+        err = expect_ack(c, long_reply_timeout_ms(c, (uint32_t)body_len + 2, work_ms),
                          STM32ISP_ERR_PROTECT_FAILED);
     }
     return err == STM32ISP_OK ? after_reset(c) : err;
@@ -887,7 +906,8 @@ stm32isp_err stm32isp_write_option_bytes(stm32isp_client *c, const uint8_t *raw,
     if (len == 0 || start == 0 || len > stm32isp_device_option_end(d) - start) {
         return STM32ISP_ERR_INVALID_ARG;
     }
-    stm32isp_err err = cmd_write(c, start, raw, len, option_work_ms(c));
+    stm32isp_err err = cmd_write(c, start, raw, len,
+                                 long_reply_timeout_ms(c, (uint32_t)len + 3, option_work_ms(c)));
     return err == STM32ISP_OK ? after_reset(c) : err;
 }
 
