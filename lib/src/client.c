@@ -485,6 +485,46 @@ stm32isp_err stm32isp_cmd_get_id(stm32isp_client *c, uint16_t *pid)
     return STM32ISP_OK;
 }
 
+/* Every part whose ROM the client checks addresses for has its SRAM here
+ * (the F1 family, RM0008 §3.3); the host may read all of it. */
+#define SRAM_BASE 0x20000000u
+
+static bool within(uint32_t address, size_t len, uint32_t start, uint32_t end)
+{
+    return start < end && address >= start && address < end && len <= end - address;
+}
+
+/*
+ * Whether Read (or Write) Memory of [address, address + len) may be sent.
+ * To a part whose ROM ACKs an address outside its windows and then takes
+ * the length and data for commands (STM32ISP_DEV_ACKS_BAD_ADDRESS) nothing
+ * else is ever sent: read from flash (as large as the part says it is),
+ * RAM, system memory or the option bytes; write into flash, the user RAM
+ * or the option bytes from their base, within one of them. Other parts
+ * NACK such an address themselves, and their ROMs serve areas the database
+ * does not list (OTP, data EEPROM), so it is left to them; so is a part
+ * not yet identified.
+ */
+static bool range_allowed(const stm32isp_client *c, uint32_t address, size_t len, bool write)
+{
+    const stm32isp_device *d = c->target.device;
+    if (d == NULL || (d->flags & STM32ISP_DEV_ACKS_BAD_ADDRESS) == 0) {
+        return true;
+    }
+    uint32_t flash = stm32isp_device_flash_base(d);
+    uint32_t options = stm32isp_device_option_start(d);
+    if (within(address, len, flash, flash + c->target.flash_size)) {
+        return true;
+    }
+    if (write) {
+        return within(address, len, d->ram_start, d->ram_end) ||
+               (address == options && within(address, len, options, stm32isp_device_option_end(d)));
+    }
+    return within(address, len, SRAM_BASE, d->ram_end) ||
+           within(address, len, stm32isp_device_sysmem_start(d), stm32isp_device_sysmem_end(d)) ||
+           within(address, len, options, stm32isp_device_option_end(d));
+}
+
 static stm32isp_err cmd_read(stm32isp_client *c, uint32_t address, uint8_t *buf, size_t len)
 {
     /* A NACK right after the opcode is how readout protection shows. */
@@ -510,6 +550,9 @@ stm32isp_err stm32isp_cmd_read(stm32isp_client *c, uint32_t address, uint8_t *bu
 {
     if (len == 0 || len > AN3155_MAX_TRANSFER) {
         return STM32ISP_ERR_INVALID_ARG;
+    }
+    if (!range_allowed(c, address, len, false)) {
+        return STM32ISP_ERR_ADDRESS; /* nothing sent: no frame to count */
     }
     return note_frame(c, cmd_read(c, address, buf, len));
 }
@@ -546,6 +589,9 @@ stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint
 {
     if (len == 0 || len > AN3155_MAX_TRANSFER) {
         return STM32ISP_ERR_INVALID_ARG;
+    }
+    if (!range_allowed(c, address, len, true)) {
+        return STM32ISP_ERR_ADDRESS; /* nothing sent: no frame to count */
     }
     return note_frame(c,
                       cmd_write(c, address, data, len,

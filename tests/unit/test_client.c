@@ -900,6 +900,83 @@ static void test_option_bytes_write_and_reload(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Addresses an F1 must never be sent                                         */
+
+/* One Read or Write Memory; true when the call sent nothing at all. */
+static bool sent_nothing(rig *r, bool write, uint32_t address, size_t len, stm32isp_err *err)
+{
+    uint8_t buf[256];
+    memset(buf, 0x5A, sizeof buf);
+    uint64_t before = blsim_get_stats(r->sim)->bytes_to_target;
+    *err = write ? stm32isp_cmd_write(&r->client, address, buf, len)
+                 : stm32isp_cmd_read(&r->client, address, buf, len);
+    return blsim_get_stats(r->sim)->bytes_to_target == before;
+}
+
+static void test_f1_addresses_outside_the_windows_are_refused_before_sending(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, "f103md", 64, true, NULL); /* the model ACKs a bad address, as the ROM does */
+    assert_true(blsim_get_device(r.sim)->acks_bad_address);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    const uint32_t flash_end = FLASH_BASE + 64 * 1024;
+    static const struct {
+        bool write;
+        uint32_t address;
+        size_t len;
+    } outside[] = {
+        {false, 0x30000000u, 4},     /* nothing there */
+        {false, flash_end - 2, 4},   /* runs off the flash's end */
+        {false, flash_end, 4},       /* past it (the part says 64 KiB) */
+        {false, 0x20005000u - 2, 4}, /* runs off the RAM */
+        {false, 0x1FFFEFFEu, 4},     /* starts below system memory */
+        {false, 0x1FFFF80Eu, 4},     /* runs off the option bytes */
+        {true, 0x1FFFF000u, 4},      /* system memory is not writable */
+        {true, 0x20000000u, 4},      /* the bootloader's own RAM */
+        {true, 0x1FFFF802u, 2},      /* option bytes, not from their base */
+        {true, flash_end - 4, 8},    /* runs off the flash's end */
+    };
+    for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+        stm32isp_err err;
+        if (!sent_nothing(&r, outside[i].write, outside[i].address, outside[i].len, &err) ||
+            err != STM32ISP_ERR_ADDRESS) {
+            fail_msg("%s 0x%08x+%zu: %s", outside[i].write ? "write" : "read", outside[i].address,
+                     outside[i].len, stm32isp_err_name(err));
+        }
+    }
+    assert_int_equal(stm32isp_frame_size(&r.client), 256); /* no frame counted as lost */
+    /* The target is still at a command boundary, and everything inside the
+     * windows goes through, edges included. */
+    static const struct {
+        bool write;
+        uint32_t address;
+        size_t len;
+    } inside[] = {
+        {false, flash_end - 4, 4}, {false, 0x20000000u, 16},   {false, 0x20005000u - 4, 4},
+        {false, 0x1FFFF7E0u, 2},   {false, 0x1FFFF7E8u, 12},   {false, 0x1FFFF800u, 16},
+        {true, 0x20000200u, 8},    {true, 0x20005000u - 4, 4}, {true, flash_end - 4, 4},
+    };
+    for (size_t i = 0; i < sizeof inside / sizeof inside[0]; i++) {
+        stm32isp_err err;
+        assert_false(sent_nothing(&r, inside[i].write, inside[i].address, inside[i].len, &err));
+        if (err != STM32ISP_OK) {
+            fail_msg("%s 0x%08x+%zu: %s", inside[i].write ? "write" : "read", inside[i].address,
+                     inside[i].len, stm32isp_err_name(err));
+        }
+    }
+    rig_close(&r);
+
+    /* A part whose ROM NACKs a bad address is left to say so itself. */
+    rig_open(&r, "f072", 64, true, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    stm32isp_err err;
+    assert_false(sent_nothing(&r, false, 0x30000000u, 4, &err));
+    assert_int_equal(err, STM32ISP_ERR_ADDRESS);
+    rig_close(&r);
+}
+
+/* ------------------------------------------------------------------------- */
 /* How long the long commands are waited for                                  */
 
 /*
@@ -1469,6 +1546,7 @@ int main(void)
         cmocka_unit_test(test_readout_protection_round_trip),
         cmocka_unit_test(test_write_protection_blocks_programming_until_removed),
         cmocka_unit_test(test_protection_and_mass_erase_wait_at_least_a_second),
+        cmocka_unit_test(test_f1_addresses_outside_the_windows_are_refused_before_sending),
         cmocka_unit_test(test_option_bytes_write_and_reload),
         cmocka_unit_test(test_write_whose_ack_was_lost_is_read_back_and_kept),
         cmocka_unit_test(test_write_that_did_not_land_is_sent_again),

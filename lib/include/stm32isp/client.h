@@ -194,9 +194,14 @@ stm32isp_err stm32isp_cmd_get(stm32isp_client *c);
 /* Get Version: the version byte and the two option bytes it reports. */
 stm32isp_err stm32isp_cmd_get_version(stm32isp_client *c, uint8_t *version, uint8_t options[2]);
 stm32isp_err stm32isp_cmd_get_id(stm32isp_client *c, uint16_t *pid);
-/* Read Memory, 1..256 bytes. READ_PROTECTED when the target refuses. */
+/* Read Memory, 1..256 bytes. READ_PROTECTED when the target refuses.
+ * ADDRESS, with nothing sent, for a range outside the windows of a part
+ * whose ROM would ACK it (STM32ISP_DEV_ACKS_BAD_ADDRESS: the F1s); ADDRESS
+ * too when another part NACKs it. */
 stm32isp_err stm32isp_cmd_read(stm32isp_client *c, uint32_t address, uint8_t *buf, size_t len);
-/* Write Memory, 1..256 bytes as given (no padding). WRITE_FAILED on NACK. */
+/* Write Memory, 1..256 bytes as given (no padding). WRITE_FAILED on NACK;
+ * ADDRESS as for Read Memory (windows: flash, user RAM, option bytes from
+ * their base). */
 stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data,
                                 size_t len);
 /* Go: the target leaves its bootloader and runs from `address`. */
