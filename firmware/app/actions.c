@@ -155,6 +155,7 @@ static stm32isp_err run_job(app *a, bool verify_only)
     uint32_t t0 = systick_ms();
     stm32isp_err err =
         verify_only ? stm32isp_job_verify(&a->job, &cfg, &r) : stm32isp_job_run(&a->job, &cfg, &r);
+    board_target_release(); /* between jobs the target's lines are its own */
     report_job(a, &r, verify_only);
     log_run(a, verify_only ? RUN_VERIFY : RUN_FLASH, err, r.phase, r.pid, r.image_bytes, t0);
     return err;
@@ -216,6 +217,7 @@ static stm32isp_err target_command(app *a, run_kind kind)
         }
         out("target: released\n");
     }
+    board_target_release();
     log_run(a, kind, err, phase, t->pid, 0, t0);
     return err;
 }

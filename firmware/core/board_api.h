@@ -39,11 +39,26 @@ typedef struct board {
 } board;
 
 /*
- * Brings the board up: clocks, SysTick, pins (the target's lines idle and
- * released), the USARTs and the console. Returns the board's description;
- * called once, first thing in main().
+ * The first thing the reset handler calls, before RAM is initialised and
+ * before any clock is started: the pins that must not float from power-up
+ * on (the target's BOOT0 driven low, NRST let go), since starting the
+ * clocks can take a quarter of a second without a crystal. It may touch
+ * registers only, no variable.
+ */
+void board_early_init(void);
+
+/*
+ * Brings the board up: clocks, SysTick, pins, the USARTs and the console;
+ * then lets the target's lines go (target_port_release(): BOOT0, low since
+ * reset, is released once board init is done and TARGET_BOOT0_HOLD_MS have
+ * passed since reset). Returns the board's description; called once, first
+ * thing in main().
  */
 const board *board_init(void);
+
+/* Lets the target's lines go after a job, probe or erase, whatever its
+ * result (target_port_release()); the next one takes them again. */
+void board_target_release(void);
 
 /* The status LED (true: lit, whatever the pin's polarity). */
 void board_led(bool on);

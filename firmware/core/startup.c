@@ -69,6 +69,9 @@ static uintptr_t addr(const void *symbol)
 
 void reset_handler(void)
 {
+    /* Before anything that takes time (copying .data, the clocks' start-up
+     * waits): the pins the target must not see floating. */
+    board_early_init();
     memcpy(_sdata, _sidata, addr(_edata) - addr(_sdata));
     memset(_sbss, 0, addr(_ebss) - addr(_sbss));
     /* Paint the stack below what this function uses, so that its

@@ -12,7 +12,6 @@
 #define DEFAULT_SYNC_ATTEMPTS  4u
 #define DEFAULT_RETRIES        3u
 #define DEFAULT_RESET_PULSE_MS 10u
-#define DEFAULT_BOOT_WAIT_MS   20u
 
 /* A reply starts within microseconds of the last byte of a command; this
  * margin covers USB-serial latency (up to 16 ms per transfer) and scheduling. */
@@ -25,6 +24,13 @@
 /* After a reset-causing command: the reset itself, option-byte reload and
  * the bootloader's start (about 1.3 ms) with margin. */
 #define RESTART_MS 50u
+/* The least wait for the answer that ends a readout or write (un)protect,
+ * an option-byte write or a mass erase. The datasheet maxima the timeouts
+ * are derived from cover one flash operation; the ROM does more around it
+ * (an XL-density F1 erases both banks one after the other, an unprotect
+ * mass-erases and then rewrites the option bytes), and a client that gives
+ * up early sends its recovery into a part that is still busy. */
+#define LONG_REPLY_MIN_MS 1000u
 /* Extended Erase pages per command: keeps each command's timeout bounded
  * and progress moving. */
 #define UNITS_PER_ERASE_COMMAND 32u
@@ -112,6 +118,15 @@ uint32_t stm32isp_reply_timeout_ms(const stm32isp_client *c, uint32_t reply_byte
     return wire_ms(c, reply_bytes) + work_ms + work_ms / 2 + REPLY_MARGIN_MS;
 }
 
+/* The timeout for the answer that ends one of the long commands (see
+ * LONG_REPLY_MIN_MS): what the work's maximum gives, and never less. */
+static uint32_t long_reply_timeout_ms(const stm32isp_client *c, uint32_t reply_bytes,
+                                      uint32_t work_ms)
+{
+    uint32_t t = stm32isp_reply_timeout_ms(c, reply_bytes, work_ms);
+    return t > LONG_REPLY_MIN_MS ? t : LONG_REPLY_MIN_MS;
+}
+
 /* One ACK within timeout_ms; NACK maps to `on_nack`. */
 static stm32isp_err expect_ack(stm32isp_client *c, uint32_t timeout_ms, stm32isp_err on_nack)
 {
@@ -195,9 +210,6 @@ void stm32isp_client_init(stm32isp_client *c, const stm32isp_port_ops *ops, void
     if (c->cfg.reset_pulse_ms == 0) {
         c->cfg.reset_pulse_ms = DEFAULT_RESET_PULSE_MS;
     }
-    if (c->cfg.boot_wait_ms == 0) {
-        c->cfg.boot_wait_ms = DEFAULT_BOOT_WAIT_MS;
-    }
 }
 
 const char *stm32isp_phase_name(stm32isp_phase phase)
@@ -239,6 +251,17 @@ bool stm32isp_has_reset_lines(const stm32isp_client *c)
     return c->ops->set_boot0 != NULL && c->ops->set_reset != NULL;
 }
 
+uint32_t stm32isp_boot_wait_ms(const stm32isp_client *c, unsigned attempt)
+{
+    /* The ROM listens about 1.3 ms after it leaves reset (AN2606); the
+     * first step leaves margin for a line with a 100 nF capacitor, the
+     * later ones for slower supervisors and RC filters. */
+    static const uint16_t schedule_ms[] = {20, 50, 150, 300};
+    const unsigned last = sizeof schedule_ms / sizeof schedule_ms[0] - 1u;
+    uint32_t ms = schedule_ms[attempt < last ? attempt : last];
+    return ms > c->cfg.boot_wait_ms ? ms : c->cfg.boot_wait_ms;
+}
+
 stm32isp_err stm32isp_enter_bootloader(stm32isp_client *c)
 {
     if (!stm32isp_has_reset_lines(c)) {
@@ -254,7 +277,7 @@ stm32isp_err stm32isp_enter_bootloader(stm32isp_client *c)
         return STM32ISP_ERR_PORT;
     }
     c->stats.resets++;
-    c->ops->delay_ms(c->port, c->cfg.boot_wait_ms);
+    c->ops->delay_ms(c->port, stm32isp_boot_wait_ms(c, c->boot_attempt));
     return drain_input(c);
 }
 
@@ -267,7 +290,11 @@ stm32isp_err stm32isp_sync(stm32isp_client *c)
     for (unsigned attempt = 0; attempt < c->cfg.sync_attempts; attempt++) {
         if (attempt > 0 && stm32isp_has_reset_lines(c)) {
             /* A target that took noise for its autobaud byte is deaf until
-             * reset: start over rather than talk to it. */
+             * reset: start over rather than talk to it, and wait longer
+             * this time in case the 0x7F met NRST still rising. */
+            if (c->boot_attempt < UINT8_MAX) {
+                c->boot_attempt++;
+            }
             stm32isp_err err = stm32isp_enter_bootloader(c);
             if (err != STM32ISP_OK) {
                 return err;
@@ -458,6 +485,46 @@ stm32isp_err stm32isp_cmd_get_id(stm32isp_client *c, uint16_t *pid)
     return STM32ISP_OK;
 }
 
+/* Every part whose ROM the client checks addresses for has its SRAM here
+ * (the F1 family, RM0008 §3.3); the host may read all of it. */
+#define SRAM_BASE 0x20000000u
+
+static bool within(uint32_t address, size_t len, uint32_t start, uint32_t end)
+{
+    return start < end && address >= start && address < end && len <= end - address;
+}
+
+/*
+ * Whether Read (or Write) Memory of [address, address + len) may be sent.
+ * To a part whose ROM ACKs an address outside its windows and then takes
+ * the length and data for commands (STM32ISP_DEV_ACKS_BAD_ADDRESS) nothing
+ * else is ever sent: read from flash (as large as the part says it is),
+ * RAM, system memory or the option bytes; write into flash, the user RAM
+ * or the option bytes from their base, within one of them. Other parts
+ * NACK such an address themselves, and their ROMs serve areas the database
+ * does not list (OTP, data EEPROM), so it is left to them; so is a part
+ * not yet identified.
+ */
+static bool range_allowed(const stm32isp_client *c, uint32_t address, size_t len, bool write)
+{
+    const stm32isp_device *d = c->target.device;
+    if (d == NULL || (d->flags & STM32ISP_DEV_ACKS_BAD_ADDRESS) == 0) {
+        return true;
+    }
+    uint32_t flash = stm32isp_device_flash_base(d);
+    uint32_t options = stm32isp_device_option_start(d);
+    if (within(address, len, flash, flash + c->target.flash_size)) {
+        return true;
+    }
+    if (write) {
+        return within(address, len, d->ram_start, d->ram_end) ||
+               (address == options && within(address, len, options, stm32isp_device_option_end(d)));
+    }
+    return within(address, len, SRAM_BASE, d->ram_end) ||
+           within(address, len, stm32isp_device_sysmem_start(d), stm32isp_device_sysmem_end(d)) ||
+           within(address, len, options, stm32isp_device_option_end(d));
+}
+
 static stm32isp_err cmd_read(stm32isp_client *c, uint32_t address, uint8_t *buf, size_t len)
 {
     /* A NACK right after the opcode is how readout protection shows. */
@@ -484,6 +551,9 @@ stm32isp_err stm32isp_cmd_read(stm32isp_client *c, uint32_t address, uint8_t *bu
     if (len == 0 || len > AN3155_MAX_TRANSFER) {
         return STM32ISP_ERR_INVALID_ARG;
     }
+    if (!range_allowed(c, address, len, false)) {
+        return STM32ISP_ERR_ADDRESS; /* nothing sent: no frame to count */
+    }
     return note_frame(c, cmd_read(c, address, buf, len));
 }
 
@@ -493,8 +563,9 @@ static uint32_t write_work_ms(const stm32isp_client *c)
     return c->target.device != NULL ? stm32isp_device_write256_ms_max(c->target.device) : 100u;
 }
 
+/* Write Memory; the last ACK is waited for `final_timeout_ms`. */
 static stm32isp_err cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data, size_t len,
-                              uint32_t work_ms)
+                              uint32_t final_timeout_ms)
 {
     stm32isp_err err = send_opcode(c, AN3155_CMD_WRITE_MEMORY, STM32ISP_ERR_WRITE_FAILED);
     if (err != STM32ISP_OK) {
@@ -510,8 +581,7 @@ static stm32isp_err cmd_write(stm32isp_client *c, uint32_t address, const uint8_
     if ((err = send_with_xor(c, c->frame, len + 1)) != STM32ISP_OK) {
         return err;
     }
-    return expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)len + 3, work_ms),
-                      STM32ISP_ERR_WRITE_FAILED);
+    return expect_ack(c, final_timeout_ms, STM32ISP_ERR_WRITE_FAILED);
 }
 
 stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data,
@@ -520,7 +590,12 @@ stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint
     if (len == 0 || len > AN3155_MAX_TRANSFER) {
         return STM32ISP_ERR_INVALID_ARG;
     }
-    return note_frame(c, cmd_write(c, address, data, len, write_work_ms(c)));
+    if (!range_allowed(c, address, len, true)) {
+        return STM32ISP_ERR_ADDRESS; /* nothing sent: no frame to count */
+    }
+    return note_frame(c,
+                      cmd_write(c, address, data, len,
+                                stm32isp_reply_timeout_ms(c, (uint32_t)len + 3, write_work_ms(c))));
 }
 
 stm32isp_err stm32isp_cmd_go(stm32isp_client *c, uint32_t address)
@@ -584,8 +659,9 @@ static stm32isp_err erase_once(stm32isp_client *c, const uint16_t *units, size_t
         err = units == NULL ? send_bytes(c, body, len) : send_with_xor(c, body, len);
     }
     if (err == STM32ISP_OK) {
-        err = expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)len + 2, work),
-                         STM32ISP_ERR_ERASE_FAILED);
+        uint32_t timeout = units == NULL ? long_reply_timeout_ms(c, (uint32_t)len + 2, work)
+                                         : stm32isp_reply_timeout_ms(c, (uint32_t)len + 2, work);
+        err = expect_ack(c, timeout, STM32ISP_ERR_ERASE_FAILED);
     }
     return err;
 }
@@ -769,6 +845,7 @@ static stm32isp_err identify(stm32isp_client *c)
 stm32isp_err stm32isp_connect(stm32isp_client *c)
 {
     c->connected = false;
+    c->boot_attempt = 0;
     memset(&c->target, 0, sizeof c->target);
     if (c->ops->set_baud != NULL && c->ops->set_baud(c->port, c->cfg.baud) != 0) {
         return STM32ISP_ERR_PORT;
@@ -838,7 +915,7 @@ static stm32isp_err protection_command(stm32isp_client *c, uint8_t opcode, const
         err = send_with_xor(c, body, body_len);
     }
     if (err == STM32ISP_OK) {
-        err = expect_ack(c, stm32isp_reply_timeout_ms(c, (uint32_t)body_len + 2, work_ms),
+        err = expect_ack(c, long_reply_timeout_ms(c, (uint32_t)body_len + 2, work_ms),
                          STM32ISP_ERR_PROTECT_FAILED);
     }
     return err == STM32ISP_OK ? after_reset(c) : err;
@@ -875,7 +952,8 @@ stm32isp_err stm32isp_write_option_bytes(stm32isp_client *c, const uint8_t *raw,
     if (len == 0 || start == 0 || len > stm32isp_device_option_end(d) - start) {
         return STM32ISP_ERR_INVALID_ARG;
     }
-    stm32isp_err err = cmd_write(c, start, raw, len, option_work_ms(c));
+    stm32isp_err err = cmd_write(c, start, raw, len,
+                                 long_reply_timeout_ms(c, (uint32_t)len + 3, option_work_ms(c)));
     return err == STM32ISP_OK ? after_reset(c) : err;
 }
 

@@ -17,6 +17,9 @@
 
 #define KIB  1024u
 #define DUAL STM32ISP_DEV_DUAL_BANK
+/* On every F1 entry: seen on the F103's ROM v2.2 only, but a client that
+ * checks addresses itself loses nothing where a ROM would NACK them. */
+#define ACKB STM32ISP_DEV_ACKS_BAD_ADDRESS
 
 /* Built with STM32ISP_DEVICE_NAMES=0 (the master firmware), the parts have
  * empty names: 1.1 KiB of text its flash cannot spare. It shows the family
@@ -199,20 +202,20 @@ static const stm32isp_device devices[] = {
     {0x445, FAM_F0, 2, NAME("STM32F04x/F070x6"), 0x20001800u, 0x20001800u, 32, 0, 208, 0, WRP_4x8},
     {0x448, FAM_F0, 3, NAME("STM32F070xB/F071/F072"), 0x20001800u, 0x20004000u, 128, 16, 208, 0,
      WRP_2x32},
-    {0x412, FAM_F1, 2, NAME("STM32F10x low density"), 0x20000200u, 0x20002800u, 32, 256, 288, 0,
+    {0x412, FAM_F1, 2, NAME("STM32F10x low density"), 0x20000200u, 0x20002800u, 32, 256, 288, ACKB,
      WRP_4x8},
-    {0x410, FAM_F1, 4, NAME("STM32F10x medium density"), 0x20000200u, 0x20005000u, 128, 256, 288, 0,
-     WRP_4x32},
-    {0x414, FAM_F1, 5, NAME("STM32F10x high density"), 0x20000200u, 0x20010000u, 512, 256, 288, 0,
-     WRP_2x32_REST},
+    {0x410, FAM_F1, 4, NAME("STM32F10x medium density"), 0x20000200u, 0x20005000u, 128, 256, 288,
+     ACKB, WRP_4x32},
+    {0x414, FAM_F1, 5, NAME("STM32F10x high density"), 0x20000200u, 0x20010000u, 512, 256, 288,
+     ACKB, WRP_2x32_REST},
     {0x418, FAM_F1, 1, NAME("STM32F105/F107 connectivity line"), 0x20001000u, 0x20010000u, 256, 0,
-     288, 0, WRP_2x32_REST},
+     288, ACKB, WRP_2x32_REST},
     {0x420, FAM_F1, 4, NAME("STM32F100 value line low/medium density"), 0x20000200u, 0x20002000u,
-     128, 256, 288, 0, WRP_4x32},
+     128, 256, 288, ACKB, WRP_4x32},
     {0x428, FAM_F1, 5, NAME("STM32F100 value line high density"), 0x20000200u, 0x20008000u, 512,
-     256, 288, 0, WRP_2x32_REST},
-    {0x430, FAM_F1, 6, NAME("STM32F10x XL density"), 0x20000800u, 0x20018000u, 1024, 192, 288, DUAL,
-     WRP_2x32_REST},
+     256, 288, ACKB, WRP_2x32_REST},
+    {0x430, FAM_F1, 6, NAME("STM32F10x XL density"), 0x20000800u, 0x20018000u, 1024, 192, 288,
+     DUAL | ACKB, WRP_2x32_REST},
     {0x411, FAM_F2, 7, NAME("STM32F2xx"), 0x20002000u, 0x20020000u, 1024, 0, 480, 0, WRP_NOT_KNOWN},
     {0x422, FAM_F3, 1, NAME("STM32F302xB/C, F303xB/C, F358"), 0x20001400u, 0x2000A000u, 256, 0, 128,
      0, WRP_2x32_REST},

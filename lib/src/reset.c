@@ -137,7 +137,7 @@ stm32isp_err stm32isp_reset_target(stm32isp_client *c, const stm32isp_sysreset_p
     err = stm32isp_cmd_go(c, address);
     c->connected = false;
     if (err == STM32ISP_OK) {
-        c->ops->delay_ms(c->port, c->cfg.boot_wait_ms);
+        c->ops->delay_ms(c->port, stm32isp_boot_wait_ms(c, 0));
     }
     return err;
 }

@@ -39,7 +39,8 @@ typedef struct pc_serial {
     char path[256];
     pc_line boot0, nrst;
     /* From --reset-seq's pulse= and wait= (ms); 0 where not given: the
-     * library's defaults (stm32isp_config.reset_pulse_ms, boot_wait_ms). */
+     * library's defaults (stm32isp_config.reset_pulse_ms; boot_wait_ms,
+     * a floor under the library's schedule of waits). */
     uint16_t reset_pulse_ms, boot_wait_ms;
     /* Optional: receives the library's log lines (see port.h). */
     void (*log)(void *ctx, stm32isp_log_level level, const char *msg);

@@ -5,7 +5,7 @@
  *
  *   cfg[0] bits 0-1 device (modulo the model's devices), bit 2 BOOT0 at
  *          power-on, bit 3 readout protected, bit 4 Get Checksum offered,
- *          bit 5 pre-v3.1 silent aborts, bit 6 maximum flash timings,
+ *          bit 5 the bad-address quirk on any device, bit 6 maximum flash timings,
  *          bit 7 an application banner
  *   cfg[1] bit 0 largest flash size instead of smallest, bit 1 9600 baud,
  *          bit 2 a clone's PID, bit 3 line noise (bit flips, drops and
@@ -57,7 +57,8 @@ static inline void blsim_input_config(const uint8_t cfg[2], blsim_config *out)
     out->get_checksum = (cfg[0] & BLSIM_IN_CHECKSUM) != 0;
     out->app_banner = (cfg[0] & BLSIM_IN_BANNER) != 0 ? "app\r\n" : NULL;
     out->pid_override = (cfg[1] & BLSIM_IN_CLONE) != 0 ? 0x0413 : 0;
-    out->faults.quirk_silent_abort = (cfg[0] & BLSIM_IN_SILENT_ABORT) != 0;
+    out->faults.address_quirk =
+        (cfg[0] & BLSIM_IN_SILENT_ABORT) != 0 ? BLSIM_ADDRESS_QUIRK_ON : BLSIM_ADDRESS_QUIRK_DEVICE;
     out->faults.max_flash_timings = (cfg[0] & BLSIM_IN_SLOW) != 0;
     if ((cfg[1] & BLSIM_IN_NOISE) != 0) {
         out->faults.seed = cfg[1] >> 6;

@@ -234,7 +234,9 @@ expect_exit 2 "${isp[@]}" protect --port "$port" --option-bytes data0=0x100
 "${isp[@]}" probe --port "$port" --json >probe-ob2.json
 json_has probe-ob2.json '"data0": "0x12"'
 stop_sim
-start_sim f4 --device f103md --pid 0x413
+# An F4's identity on a model whose ROM NACKs the F4's addresses (an F1
+# model would ACK them and take the length for commands, as an F1 does).
+start_sim f4 --device f072 --pid 0x413
 expect_exit 2 "${isp[@]}" protect --port "$work/f4.tty" --device 0x413 --option-bytes data0=1
 json_has last.err "option-byte layout of the F4 family"
 json_has last.err "nothing was written"

@@ -253,17 +253,96 @@ static void test_read_memory_nack_paths(void **state)
     blsim_free(sim);
 }
 
-static void test_silent_abort_quirk(void **state)
+/* Sends opcode + complement and the address with its checksum; returns the
+ * answer to the address. */
+static int send_command_at(blsim *sim, uint8_t opcode, uint32_t address)
+{
+    assert_int_equal(host_command(sim, opcode), ACK);
+    uint8_t a[4] = {(uint8_t)(address >> 24), (uint8_t)(address >> 16), (uint8_t)(address >> 8),
+                    (uint8_t)address};
+    host_send_xor(sim, a, 4);
+    return host_reply(sim, 100);
+}
+
+/* Get Version's whole answer: ACK, v2.2, 00, 00, ACK. */
+static void expect_get_version_answer(blsim *sim)
+{
+    uint8_t got[5] = {0};
+    const uint8_t want[5] = {ACK, 0x22, 0x00, 0x00, ACK};
+    assert_int_equal(host_recv(sim, got, 5, 100), 5);
+    assert_memory_equal(got, want, 5);
+}
+
+static void test_f1_acks_a_bad_address_and_takes_what_follows_for_commands(void **state)
 {
     (void)state;
-    blsim_faults f = {.quirk_silent_abort = true};
-    blsim *sim = host_target("f103md", &f, NULL);
-    assert_int_equal(host_sync(sim), ACK);
+    const char *f1[] = {"f103md", "f103hd"};
+    for (size_t d = 0; d < 2; d++) {
+        assert_true(blsim_device_find(f1[d])->acks_bad_address);
+        blsim *sim = synced(f1[d]);
+        uint64_t reads = blsim_get_stats(sim)->command_count[AN3155_CMD_READ_MEMORY];
+
+        /* Read Memory of 2 bytes in no window: the address is ACKed... */
+        assert_int_equal(send_command_at(sim, AN3155_CMD_READ_MEMORY, 0x30000000), ACK);
+        /* ...and its length, N = 1 with its complement, is "01 FE": Get
+         * Version, answered in full. */
+        const uint8_t n[2] = {0x01, 0xFE};
+        host_send(sim, n, 2);
+        expect_get_version_answer(sim);
+        assert_int_equal(blsim_get_stats(sim)->command_count[AN3155_CMD_GET_VERSION], 1);
+
+        /* Write Memory in system memory (not writable): ACKed too, and the
+         * frame N = 1, FE, 02, checksum FD is Get Version then Get ID (sent
+         * in two halves: the second would land while the ROM still sends
+         * the first's answer, and be lost to an overrun). */
+        assert_int_equal(send_command_at(sim, AN3155_CMD_WRITE_MEMORY, 0x1FFFF000), ACK);
+        const uint8_t frame[4] = {0x01, 0xFE, 0x02, 0x01 ^ 0xFE ^ 0x02};
+        host_send(sim, frame, 2);
+        expect_get_version_answer(sim);
+        host_send(sim, frame + 2, 2);
+        uint8_t id[5] = {0};
+        const uint16_t pid = blsim_get_device(sim)->pid;
+        const uint8_t want_id[5] = {ACK, 0x01, (uint8_t)(pid >> 8), (uint8_t)pid, ACK};
+        assert_int_equal(host_recv(sim, id, 5, 100), 5);
+        assert_memory_equal(id, want_id, 5);
+
+        /* Nothing was read or written, and the parser is at a command
+         * boundary: a good read works. */
+        assert_int_equal(blsim_get_stats(sim)->command_count[AN3155_CMD_READ_MEMORY], reads + 1);
+        assert_int_equal(blsim_get_stats(sim)->halfwords_programmed, 0);
+        uint8_t buf[4];
+        assert_int_equal(host_read(sim, FLASH, buf, 4), ACK);
+        blsim_free(sim);
+    }
+}
+
+static void test_other_families_nack_a_bad_address_and_the_quirk_can_be_switched(void **state)
+{
+    (void)state;
+    assert_false(blsim_device_find("f072")->acks_bad_address);
+    blsim *sim = synced("f072");
     uint8_t buf[4];
-    /* An invalid address with a good checksum is dropped without a word... */
-    assert_int_equal(host_read(sim, 0x30000000, buf, 4), NO_REPLY);
-    /* ...and the length bytes that follow were parsed as a (bad) opcode pair. */
-    assert_int_equal(host_command(sim, AN3155_CMD_GET_ID), ACK);
+    assert_int_equal(host_read(sim, 0x30000000, buf, 4), NACK);
+    assert_int_equal(host_write(sim, 0x30000000, buf, 4), NACK);
+    assert_int_equal(host_command(sim, AN3155_CMD_GET_ID), ACK); /* in step */
+    blsim_free(sim);
+
+    /* Forced on for the F072, off for an F103. */
+    blsim_faults on = {.address_quirk = BLSIM_ADDRESS_QUIRK_ON};
+    sim = host_target("f072", &on, NULL);
+    assert_int_equal(host_sync(sim), ACK);
+    assert_int_equal(send_command_at(sim, AN3155_CMD_READ_MEMORY, 0x30000000), ACK);
+    const uint8_t n[2] = {0x01, 0xFE};
+    host_send(sim, n, 2);
+    uint8_t got[5];
+    assert_int_equal(host_recv(sim, got, 5, 100), 5);
+    assert_int_equal(got[1], 0x31); /* Get Version: the F072's v3.1 */
+    blsim_free(sim);
+
+    blsim_faults off = {.address_quirk = BLSIM_ADDRESS_QUIRK_OFF};
+    sim = host_target("f103md", &off, NULL);
+    assert_int_equal(host_sync(sim), ACK);
+    assert_int_equal(host_read(sim, 0x30000000, buf, 4), NACK);
     blsim_free(sim);
 }
 
@@ -289,7 +368,11 @@ static void test_write_flash_and_read_back(void **state)
 static void test_write_flash_nack_paths(void **state)
 {
     (void)state;
-    blsim *sim = synced("f103md");
+    /* An F103 whose ROM NACKs a bad address (the quirk off), so that every
+     * refusal shows. */
+    blsim_faults nack_address = {.address_quirk = BLSIM_ADDRESS_QUIRK_OFF};
+    blsim *sim = host_target("f103md", &nack_address, NULL);
+    assert_int_equal(host_sync(sim), ACK);
     uint8_t data[16];
     fill_pattern(data, sizeof data, 5);
 
@@ -756,7 +839,10 @@ static void test_fault_spec_parsing(void **state)
     assert_int_equal(f.reset_after_byte, 100);
     assert_int_equal(f.reset_in_command, 7);
     assert_true(f.max_flash_timings);
-    assert_true(f.quirk_silent_abort);
+    assert_int_equal(f.address_quirk, BLSIM_ADDRESS_QUIRK_ON);
+    blsim_faults nack = {0};
+    assert_int_equal(blsim_faults_parse("nack-address", &nack, err, sizeof err), 0);
+    assert_int_equal(nack.address_quirk, BLSIM_ADDRESS_QUIRK_OFF);
 
     const char *bad[] = {"flip=2", "flip=-1", "flip=x",        "nack=0", "nack=",         "bogus=1",
                          "slow=1", "dir=up",  "reset-byte=-3", ",",      "seed=1,,flip=0"};
@@ -1333,7 +1419,8 @@ int main(void)
         cmocka_unit_test(test_get_version_and_id),
         cmocka_unit_test(test_read_memory_regions),
         cmocka_unit_test(test_read_memory_nack_paths),
-        cmocka_unit_test(test_silent_abort_quirk),
+        cmocka_unit_test(test_f1_acks_a_bad_address_and_takes_what_follows_for_commands),
+        cmocka_unit_test(test_other_families_nack_a_bad_address_and_the_quirk_can_be_switched),
         cmocka_unit_test(test_write_flash_and_read_back),
         cmocka_unit_test(test_write_flash_nack_paths),
         cmocka_unit_test(test_write_over_programmed_flash_fails),

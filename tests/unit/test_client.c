@@ -900,6 +900,255 @@ static void test_option_bytes_write_and_reload(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Addresses an F1 must never be sent                                         */
+
+/* One Read or Write Memory; true when the call sent nothing at all. */
+static bool sent_nothing(rig *r, bool write, uint32_t address, size_t len, stm32isp_err *err)
+{
+    uint8_t buf[256];
+    memset(buf, 0x5A, sizeof buf);
+    uint64_t before = blsim_get_stats(r->sim)->bytes_to_target;
+    *err = write ? stm32isp_cmd_write(&r->client, address, buf, len)
+                 : stm32isp_cmd_read(&r->client, address, buf, len);
+    return blsim_get_stats(r->sim)->bytes_to_target == before;
+}
+
+static void test_f1_addresses_outside_the_windows_are_refused_before_sending(void **state)
+{
+    (void)state;
+    rig r;
+    rig_open(&r, "f103md", 64, true, NULL); /* the model ACKs a bad address, as the ROM does */
+    assert_true(blsim_get_device(r.sim)->acks_bad_address);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    const uint32_t flash_end = FLASH_BASE + 64 * 1024;
+    static const struct {
+        bool write;
+        uint32_t address;
+        size_t len;
+    } outside[] = {
+        {false, 0x30000000u, 4},     /* nothing there */
+        {false, flash_end - 2, 4},   /* runs off the flash's end */
+        {false, flash_end, 4},       /* past it (the part says 64 KiB) */
+        {false, 0x20005000u - 2, 4}, /* runs off the RAM */
+        {false, 0x1FFFEFFEu, 4},     /* starts below system memory */
+        {false, 0x1FFFF80Eu, 4},     /* runs off the option bytes */
+        {true, 0x1FFFF000u, 4},      /* system memory is not writable */
+        {true, 0x20000000u, 4},      /* the bootloader's own RAM */
+        {true, 0x1FFFF802u, 2},      /* option bytes, not from their base */
+        {true, flash_end - 4, 8},    /* runs off the flash's end */
+    };
+    for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+        stm32isp_err err;
+        if (!sent_nothing(&r, outside[i].write, outside[i].address, outside[i].len, &err) ||
+            err != STM32ISP_ERR_ADDRESS) {
+            fail_msg("%s 0x%08x+%zu: %s", outside[i].write ? "write" : "read", outside[i].address,
+                     outside[i].len, stm32isp_err_name(err));
+        }
+    }
+    assert_int_equal(stm32isp_frame_size(&r.client), 256); /* no frame counted as lost */
+    /* The target is still at a command boundary, and everything inside the
+     * windows goes through, edges included. */
+    static const struct {
+        bool write;
+        uint32_t address;
+        size_t len;
+    } inside[] = {
+        {false, flash_end - 4, 4}, {false, 0x20000000u, 16},   {false, 0x20005000u - 4, 4},
+        {false, 0x1FFFF7E0u, 2},   {false, 0x1FFFF7E8u, 12},   {false, 0x1FFFF800u, 16},
+        {true, 0x20000200u, 8},    {true, 0x20005000u - 4, 4}, {true, flash_end - 4, 4},
+    };
+    for (size_t i = 0; i < sizeof inside / sizeof inside[0]; i++) {
+        stm32isp_err err;
+        assert_false(sent_nothing(&r, inside[i].write, inside[i].address, inside[i].len, &err));
+        if (err != STM32ISP_OK) {
+            fail_msg("%s 0x%08x+%zu: %s", inside[i].write ? "write" : "read", inside[i].address,
+                     inside[i].len, stm32isp_err_name(err));
+        }
+    }
+    rig_close(&r);
+
+    /* A part whose ROM NACKs a bad address is left to say so itself. */
+    rig_open(&r, "f072", 64, true, NULL);
+    assert_int_equal(stm32isp_connect(&r.client), STM32ISP_OK);
+    stm32isp_err err;
+    assert_false(sent_nothing(&r, false, 0x30000000u, 4, &err));
+    assert_int_equal(err, STM32ISP_ERR_ADDRESS);
+    rig_close(&r);
+}
+
+/* ------------------------------------------------------------------------- */
+/* How long the long commands are waited for                                  */
+
+/*
+ * A port that lets a chosen command's first `acks_before` answers through
+ * and then hears nothing more: the client waits for the command's last
+ * answer as long as its timeout says, and the port adds up that wait until
+ * the client does something else (sends, moves a pin) or gives up.
+ */
+typedef struct mute_port {
+    sim_port inner;
+    uint8_t opcode;       /* the command to go silent in */
+    unsigned acks_before; /* its answers that still arrive */
+    enum { MUTE_OFF, MUTE_IDLE, MUTE_ARMED, MUTE_SILENT, MUTE_DONE } state;
+    unsigned acks_seen;
+    uint64_t silent_ms; /* the client's wait for the answer that never came */
+} mute_port;
+
+static int mute_read(void *ctx, uint8_t *buf, size_t len, uint32_t timeout_ms)
+{
+    mute_port *p = ctx;
+    if (p->state == MUTE_SILENT) {
+        blsim_idle(p->inner.sim, (uint64_t)timeout_ms * 1000u);
+        p->silent_ms += timeout_ms;
+        return 0;
+    }
+    int n = sim_port_ops_with_pins.read(&p->inner, buf, len, timeout_ms);
+    if (p->state == MUTE_ARMED && n > 0) {
+        p->acks_seen += (unsigned)n;
+        if (p->acks_seen >= p->acks_before) {
+            p->state = MUTE_SILENT;
+        }
+    }
+    return n;
+}
+
+/* The silence ends with the client's next action, once it has waited. */
+static void mute_action(mute_port *p)
+{
+    if (p->state == MUTE_SILENT && p->silent_ms > 0) {
+        p->state = MUTE_DONE;
+    }
+}
+
+static int mute_write(void *ctx, const uint8_t *buf, size_t len)
+{
+    mute_port *p = ctx;
+    mute_action(p);
+    if (p->state == MUTE_IDLE && len == 2 && buf[0] == p->opcode && (buf[0] ^ buf[1]) == 0xFF) {
+        p->state = MUTE_ARMED;
+    }
+    return sim_port_ops_with_pins.write(&p->inner, buf, len);
+}
+
+static uint32_t mute_now_ms(void *ctx)
+{
+    mute_port *p = ctx;
+    return sim_port_ops_with_pins.now_ms(&p->inner);
+}
+
+static void mute_delay_ms(void *ctx, uint32_t ms)
+{
+    mute_port *p = ctx;
+    sim_port_ops_with_pins.delay_ms(&p->inner, ms);
+}
+
+static int mute_set_boot0(void *ctx, bool high)
+{
+    mute_port *p = ctx;
+    mute_action(p);
+    return sim_port_ops_with_pins.set_boot0(&p->inner, high);
+}
+
+static int mute_set_reset(void *ctx, bool asserted)
+{
+    mute_port *p = ctx;
+    mute_action(p);
+    return sim_port_ops_with_pins.set_reset(&p->inner, asserted);
+}
+
+static const stm32isp_port_ops mute_ops = {
+    .read = mute_read,
+    .write = mute_write,
+    .now_ms = mute_now_ms,
+    .delay_ms = mute_delay_ms,
+    .set_boot0 = mute_set_boot0,
+    .set_reset = mute_set_reset,
+};
+
+typedef enum long_command {
+    LONG_READOUT_PROTECT,
+    LONG_READOUT_UNPROTECT,
+    LONG_WRITE_PROTECT,
+    LONG_WRITE_UNPROTECT,
+    LONG_MASS_ERASE,
+    LONG_OPTION_BYTES,
+} long_command;
+
+/* Connects to `device` (as `pid` when nonzero), then runs `cmd` with its
+ * last answer lost; returns how long the client waited for it. */
+static uint64_t wait_for_lost_answer(const char *device, uint16_t pid, long_command cmd)
+{
+    rig r;
+    rig_open(&r, device, 0, true, NULL);
+    mute_port port = {.inner = {.sim = r.sim}};
+    stm32isp_config cfg = {.device_override = pid != 0 ? stm32isp_device_by_pid(pid) : NULL};
+    stm32isp_client c;
+    stm32isp_client_init(&c, &mute_ops, &port, &cfg);
+    assert_int_equal(stm32isp_connect(&c), STM32ISP_OK);
+    const uint8_t sector = 0;
+    uint8_t raw[STM32ISP_OPTION_BYTES_RAW_SIZE];
+    stm32isp_err err = STM32ISP_OK;
+    port.state = MUTE_IDLE; /* connected: from here on the command is watched for */
+    port.acks_before = 1;
+    switch (cmd) {
+    case LONG_READOUT_PROTECT:
+        port.opcode = AN3155_CMD_READOUT_PROTECT;
+        err = stm32isp_cmd_readout_protect(&c);
+        break;
+    case LONG_READOUT_UNPROTECT:
+        port.opcode = AN3155_CMD_READOUT_UNPROTECT;
+        err = stm32isp_cmd_readout_unprotect(&c);
+        break;
+    case LONG_WRITE_PROTECT:
+        port.opcode = AN3155_CMD_WRITE_PROTECT;
+        err = stm32isp_cmd_write_protect(&c, &sector, 1);
+        break;
+    case LONG_WRITE_UNPROTECT:
+        port.opcode = AN3155_CMD_WRITE_UNPROTECT;
+        err = stm32isp_cmd_write_unprotect(&c);
+        break;
+    case LONG_MASS_ERASE:
+        port.opcode = c.target.erase_opcode;
+        err = stm32isp_cmd_mass_erase(&c);
+        break;
+    case LONG_OPTION_BYTES:
+        /* Write Memory: the opcode's and the address's answers arrive. */
+        port.opcode = AN3155_CMD_WRITE_MEMORY;
+        port.acks_before = 2;
+        memset(raw, 0xFF, sizeof raw);
+        raw[0] = 0xA5;
+        raw[1] = 0x5A;
+        err = stm32isp_write_option_bytes(&c, raw, sizeof raw);
+        break;
+    }
+    (void)err; /* a timeout, or a retry that got through: the wait is what counts */
+    assert_true(port.state == MUTE_SILENT || port.state == MUTE_DONE);
+    rig_close(&r);
+    return port.silent_ms;
+}
+
+static void test_protection_and_mass_erase_wait_at_least_a_second(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"readout protect", "readout unprotect", "write protect",
+                                        "write unprotect", "mass erase",        "option bytes"};
+    const char *devices_[] = {"f103md", "f103hd", "f072"};
+    for (size_t d = 0; d < 3; d++) {
+        for (long_command cmd = LONG_READOUT_PROTECT; cmd <= LONG_OPTION_BYTES; cmd++) {
+            uint64_t waited = wait_for_lost_answer(devices_[d], 0, cmd);
+            if (waited < 1000) {
+                fail_msg("%s, %s: the last answer was waited for %llu ms", devices_[d], names[cmd],
+                         (unsigned long long)waited);
+            }
+        }
+    }
+    /* A part whose mass erase takes longer keeps its longer wait: an F4's
+     * 32 s (the model is an F072 that NACKs the F4's addresses). */
+    assert_true(wait_for_lost_answer("f072", 0x413, LONG_MASS_ERASE) >= 32000u * 3u / 2u);
+    assert_true(wait_for_lost_answer("f072", 0x413, LONG_READOUT_UNPROTECT) >= 32000u * 3u / 2u);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Recovery of a write, branch by branch, with deterministic faults          */
 
 /*
@@ -1296,6 +1545,8 @@ int main(void)
         cmocka_unit_test(test_checksum_command_and_verify),
         cmocka_unit_test(test_readout_protection_round_trip),
         cmocka_unit_test(test_write_protection_blocks_programming_until_removed),
+        cmocka_unit_test(test_protection_and_mass_erase_wait_at_least_a_second),
+        cmocka_unit_test(test_f1_addresses_outside_the_windows_are_refused_before_sending),
         cmocka_unit_test(test_option_bytes_write_and_reload),
         cmocka_unit_test(test_write_whose_ack_was_lost_is_read_back_and_kept),
         cmocka_unit_test(test_write_that_did_not_land_is_sent_again),

@@ -548,7 +548,8 @@ static void test_wrp_layouts_fit_their_flash(void **state)
 }
 
 /* The simulator's parts (sim/bootloader/src/devices.c) protect the same
- * pages with the same bits, and use the same RDP level 0 and base. */
+ * pages with the same bits, use the same RDP level 0 and base, and answer
+ * a bad Read/Write address the same way. */
 static void test_wrp_matches_the_simulator(void **state)
 {
     (void)state;
@@ -571,9 +572,34 @@ static void test_wrp_matches_the_simulator(void **state)
         assert_true(stm32isp_device_rdp_level0(d, &level0));
         assert_int_equal(level0, sim->rdp_level0);
         assert_int_equal(stm32isp_device_option_start(d), sim->option_bytes_base);
+        /* The F1 ROM's ACK of a bad address: the client checks addresses
+         * itself exactly for the parts the model gives the quirk to. */
+        if (((d->flags & STM32ISP_DEV_ACKS_BAD_ADDRESS) != 0) != sim->acks_bad_address) {
+            fail_msg("%s (PID 0x%03x): the ACK of a bad address differs from the simulator's",
+                     sim->name, sim->pid);
+        }
         checked++;
     }
     assert_int_equal(checked, 3); /* f103md, f103hd, f072 */
+}
+
+/* Every F1 part is taken to ACK a bad Read/Write address as the F103's
+ * ROM does (the client then checks addresses itself); no other family. */
+static void test_f1_parts_and_only_they_ack_a_bad_address(void **state)
+{
+    (void)state;
+    unsigned f1 = 0;
+    for (size_t i = 0; stm32isp_device_at(i) != NULL; i++) {
+        const stm32isp_device *d = stm32isp_device_at(i);
+        bool is_f1 = strcmp(stm32isp_device_family(d), "F1") == 0;
+        bool flagged = (d->flags & STM32ISP_DEV_ACKS_BAD_ADDRESS) != 0;
+        if (is_f1 != flagged) {
+            fail_msg("PID 0x%03x (%s): %s", d->pid, stm32isp_device_family(d),
+                     flagged ? "flagged, not an F1" : "an F1 without the flag");
+        }
+        f1 += is_f1 ? 1u : 0u;
+    }
+    assert_int_equal(f1, 7);
 }
 
 /* What a tool prints: WRP0 = 0xF0 on a medium-density F1 is bits 0-3
@@ -679,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_wrp_layout_of_every_known_part),
         cmocka_unit_test(test_wrp_layouts_fit_their_flash),
         cmocka_unit_test(test_wrp_matches_the_simulator),
+        cmocka_unit_test(test_f1_parts_and_only_they_ack_a_bad_address),
         cmocka_unit_test(test_wrp_bits_read_and_set),
         cmocka_unit_test(test_wrp_index_out_of_range_is_unknown),
     };

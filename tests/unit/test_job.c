@@ -1098,6 +1098,159 @@ static void test_power_loss_during_the_ram_crc_step_converges(void **state)
     container_free(&m);
 }
 
+/* ------------------------------------------------------------------------- */
+/* The wait between NRST and the first 0x7F                                   */
+
+/*
+ * A board whose NRST rises slowly: for `rise_ms` after the master lets the
+ * line go, the target is not yet out of reset, and a byte whose start bit
+ * meets it then is measured wrong by the ROM's autobaud (the model is given
+ * a 0x00 in its place), after which it is deaf until the next reset. The
+ * port notes, for every release of NRST, how long the master waited before
+ * its first byte.
+ */
+typedef struct slow_nrst_port {
+    sim_port inner;
+    uint32_t rise_ms;
+    uint32_t released_at_ms;
+    bool waiting_for_first_byte;
+    uint32_t waits[16]; /* ms from each NRST release to the next byte */
+    unsigned wait_count;
+} slow_nrst_port;
+
+static int sn_read(void *ctx, uint8_t *buf, size_t len, uint32_t timeout_ms)
+{
+    slow_nrst_port *p = ctx;
+    return sim_port_ops_with_pins.read(&p->inner, buf, len, timeout_ms);
+}
+
+static uint32_t sn_now_ms(void *ctx)
+{
+    slow_nrst_port *p = ctx;
+    return sim_port_ops_with_pins.now_ms(&p->inner);
+}
+
+static int sn_write(void *ctx, const uint8_t *buf, size_t len)
+{
+    slow_nrst_port *p = ctx;
+    uint32_t since = sn_now_ms(p) - p->released_at_ms;
+    if (p->waiting_for_first_byte) {
+        p->waiting_for_first_byte = false;
+        assert_true(p->wait_count < 16);
+        p->waits[p->wait_count++] = since;
+    }
+    if (len > 0 && since < p->rise_ms) {
+        const uint8_t garbled = 0x00;
+        sim_port_ops_with_pins.write(&p->inner, &garbled, 1);
+        buf++;
+        len--;
+    }
+    return len > 0 ? sim_port_ops_with_pins.write(&p->inner, buf, len) : 0;
+}
+
+static void sn_delay_ms(void *ctx, uint32_t ms)
+{
+    slow_nrst_port *p = ctx;
+    sim_port_ops_with_pins.delay_ms(&p->inner, ms);
+}
+
+static int sn_set_boot0(void *ctx, bool high)
+{
+    slow_nrst_port *p = ctx;
+    return sim_port_ops_with_pins.set_boot0(&p->inner, high);
+}
+
+static int sn_set_reset(void *ctx, bool asserted)
+{
+    slow_nrst_port *p = ctx;
+    if (!asserted) {
+        p->released_at_ms = sn_now_ms(p);
+        p->waiting_for_first_byte = true;
+    }
+    return sim_port_ops_with_pins.set_reset(&p->inner, asserted);
+}
+
+static const stm32isp_port_ops slow_nrst_ops = {
+    .read = sn_read,
+    .write = sn_write,
+    .now_ms = sn_now_ms,
+    .delay_ms = sn_delay_ms,
+    .set_boot0 = sn_set_boot0,
+    .set_reset = sn_set_reset,
+};
+
+/* Runs the job against an f103md whose NRST takes `rise_ms` to rise. */
+static stm32isp_err run_with_slow_nrst(slow_nrst_port *port, uint32_t rise_ms,
+                                       const stm32isp_config *client, stm32isp_job_result *result)
+{
+    mem_container m;
+    pack_one(&m, 2048, DEFAULT_FLAGS, 21);
+    mem_source src;
+    source_init(&src, &m, 0);
+    rig r;
+    rig_open(&r, "f103md", 64, NULL, false);
+    memset(port, 0, sizeof *port);
+    port->inner.sim = r.sim;
+    port->rise_ms = rise_ms;
+    stm32isp_job_config cfg = {
+        .ops = &slow_nrst_ops, .port = port, .client = client, .source = &src.source};
+    stm32isp_err err = stm32isp_job_run(&r.job, &cfg, result);
+    if (err == STM32ISP_OK) {
+        assert_true(target_holds(r.sim, &m));
+    }
+    rig_close(&r);
+    container_free(&m);
+    return err;
+}
+
+/* What the master waited after each NRST release, against the schedule:
+ * at least the step, and no more than the drain of stale input after it
+ * (10 ms, twice before the very first 0x7F). */
+static void assert_waits(const slow_nrst_port *port, const uint32_t *want, unsigned count)
+{
+    assert_true(port->wait_count >= count);
+    for (unsigned i = 0; i < count; i++) {
+        if (port->waits[i] < want[i] || port->waits[i] > want[i] + 25u) {
+            fail_msg("reset %u: %u ms before the first 0x7F, the schedule says %u", i,
+                     port->waits[i], want[i]);
+        }
+    }
+}
+
+static void test_the_wait_before_0x7f_grows_until_a_slow_nrst_is_met(void **state)
+{
+    (void)state;
+    /* NRST takes 120 ms to rise: the 20 and 50 ms waits send into the
+     * reset, the 150 ms wait is the first to reach the bootloader. */
+    slow_nrst_port port;
+    stm32isp_job_result result;
+    assert_int_equal(run_with_slow_nrst(&port, 120, NULL, &result), STM32ISP_OK);
+    const uint32_t want[] = {20, 50, 150};
+    assert_waits(&port, want, 3);
+    assert_int_equal(result.link.resets, 4); /* three into the bootloader, one to start */
+}
+
+static void test_the_wait_schedule_without_an_answer_and_its_floor(void **state)
+{
+    (void)state;
+    /* No answer at all: every attempt the client makes, each longer. */
+    slow_nrst_port port;
+    stm32isp_job_result result;
+    stm32isp_config six = {.sync_attempts = 6};
+    assert_int_equal(run_with_slow_nrst(&port, UINT32_MAX, &six, &result), STM32ISP_ERR_NO_SYNC);
+    const uint32_t want[] = {20, 50, 150, 300, 300, 300};
+    assert_int_equal(port.wait_count, 6);
+    assert_waits(&port, want, 6);
+    assert_false(result.target_modified);
+
+    /* The configured wait is a floor under the schedule, not a replacement. */
+    stm32isp_config floor = {.boot_wait_ms = 100};
+    assert_int_equal(run_with_slow_nrst(&port, UINT32_MAX, &floor, &result), STM32ISP_ERR_NO_SYNC);
+    const uint32_t floored[] = {100, 100, 150, 300};
+    assert_int_equal(port.wait_count, 4);
+    assert_waits(&port, floored, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1117,6 +1270,8 @@ int main(void)
         cmocka_unit_test(test_ram_crc_catches_a_wrong_flash_byte),
         cmocka_unit_test(test_ram_crc_then_protect_or_start_without_pins),
         cmocka_unit_test(test_power_loss_during_the_ram_crc_step_converges),
+        cmocka_unit_test(test_the_wait_before_0x7f_grows_until_a_slow_nrst_is_met),
+        cmocka_unit_test(test_the_wait_schedule_without_an_answer_and_its_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,7 +136,9 @@ static const cli_option sim_cli_options[] = {
                   "inject faults, e.g. flip=1e-4,drop=1e-3,nack=5,seed=7\n"
                   "keys: seed, dir=both|rx|tx, flip, drop, insert (rates),\n"
                   "nack=N (Nth ACK), reset-byte=N, reset-cmd=N, slow,\n"
-                  "silent-abort"},
+                  "silent-abort (a bad Read/Write address is ACKed and\n"
+                  "dropped, as the F1 parts do by default), nack-address\n"
+                  "(NACKed, on the F1 parts too)"},
     [S_BANNER] = {"app-banner", 0, "TEXT", "the application prints TEXT when it starts"},
     [S_GO_STATE] = {"go-state", 0, "STATE",
                     "what a program started by Go in RAM finds: f103-v2.2\n"

@@ -46,6 +46,19 @@ static const stm32isp_port_ops target_ops = {
     .log = target_port_log,
 };
 
+void board_early_init(void)
+{
+    /* At reset every pin floats (RM0008 §9.1), and without a crystal
+     * clock_init() waits out the HSE and the PLL for up to ~260 ms: long
+     * enough for a target powered with the master to leave its own reset
+     * and latch a floating BOOT0 high. Its NRST is let go, as the open
+     * drain's reset state leaves it. Registers only: RAM is not set up. */
+    RCC->APB2ENR |= RCC_APB2ENR_IOPBEN;
+    (void)RCC->APB2ENR; /* the clock is on before the first access */
+    gpio_config(PIN_TARGET_BOOT0, GPIO_CFG_OUT_PP_2MHZ, false);
+    gpio_config(PIN_TARGET_NRST, GPIO_CFG_OUT_OD_2MHZ, true);
+}
+
 const board *board_init(void)
 {
     clock_info clk = clock_init(BOARD_HSE_HZ);
@@ -61,20 +74,20 @@ const board *board_init(void)
     RCC->APB1ENR |= RCC_APB1ENR_USART2EN;
     (void)RCC->APB1ENR; /* the clocks are on before the first access */
 
-    /* The target keeps running its application: BOOT0 low, NRST let go. */
-    gpio_config(PIN_TARGET_BOOT0, GPIO_CFG_OUT_PP_2MHZ, false);
-    gpio_config(PIN_TARGET_NRST, GPIO_CFG_OUT_OD_2MHZ, true);
-
-    /* The USART first, then its TX pin: the pin becomes an output only
-     * when the USART already holds the line idle (high), so the target's
-     * bootloader never sees a glitch it could take for its autobaud byte. */
+    /* The USART now, its TX pin only when a job takes the lines (then the
+     * USART already holds the line idle high); until then PA9 floats, as
+     * since reset, and the pull-up on the target's RX holds the line. */
     usart_init(&target_usart, USART1, clk.pclk2_hz, TARGET_BAUD, USART_8E1, target_rx,
                sizeof target_rx);
-    gpio_config(PIN_TARGET_TX, GPIO_CFG_AF_PP_10MHZ, true);
     gpio_config(PIN_TARGET_RX, GPIO_CFG_INPUT_PULL, true);
     target.link = &target_usart;
+    target.tx = PIN_TARGET_TX;
     target.boot0 = PIN_TARGET_BOOT0;
     target.nrst = PIN_TARGET_NRST;
+    /* BOOT0 has been driven low since board_early_init(); the master's
+     * reset stands for the target's, as both boards come up together. */
+    target.engaged = true;
+    target.nrst_released_ms = 0;
     target.log_level = STM32ISP_LOG_INFO;
 
     usart_init(&console_usart, USART2, clk.pclk1_hz, CONSOLE_BAUD, USART_8N1, console_rx,
@@ -101,7 +114,15 @@ const board *board_init(void)
         .eeprom_address = EEPROM_ADDRESS,
         .boot = BOARD_BOOT,
     };
+    /* Board init is done: BOOT0 is released once TARGET_BOOT0_HOLD_MS
+     * have passed since reset (at once when the clocks took longer). */
+    target_port_release(&target);
     return &the_board;
+}
+
+void board_target_release(void)
+{
+    target_port_release(&target);
 }
 
 void board_led(bool on)
@@ -122,7 +143,10 @@ void board_finish(int code)
 /* Leaves the target running its application and restarts the master. */
 static __attribute__((noreturn)) void restart(void)
 {
-    if (target.link != NULL) {
+    if (target.engaged) {
+        /* In the middle of a job (a panic): BOOT0 low for the target's
+         * next reset, NRST let go; the master's reset then floats the
+         * lines until board_early_init() drives BOOT0 low again. */
         gpio_write(PIN_TARGET_BOOT0, false);
         gpio_write(PIN_TARGET_NRST, true);
     }

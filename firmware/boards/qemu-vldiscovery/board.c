@@ -125,6 +125,11 @@ static void take_options(void)
     the_board.eeprom_part = part;
 }
 
+void board_early_init(void)
+{
+    /* No BOOT0/NRST lines (board.h): nothing may float that matters. */
+}
+
 const board *board_init(void)
 {
     /* The same clock code as on hardware: QEMU's RCC reads 0, so every
@@ -154,6 +159,12 @@ const board *board_init(void)
     };
     take_options();
     return &the_board;
+}
+
+void board_target_release(void)
+{
+    /* No lines to let go: the link's TX is not wired to a pin here (QEMU's
+     * GPIO is a stub) and target.tx stays unset. */
 }
 
 void board_led(bool on)

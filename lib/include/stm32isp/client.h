@@ -54,7 +54,10 @@ typedef struct stm32isp_config {
      * frames shrink on a noisy line (stm32isp_frame_size()). */
     uint8_t command_retries;
     uint16_t reset_pulse_ms; /* NRST low time; 0: 10 */
-    uint16_t boot_wait_ms;   /* after NRST release before 0x7F; 0: 20 */
+    /* The least wait after NRST is released before the first 0x7F (a
+     * board whose BOOT0 settles slowly); 0: none beyond the schedule of
+     * stm32isp_boot_wait_ms(), which it never shortens. */
+    uint16_t boot_wait_ms;
     /* Treat the target as this device whatever its PID says (clones with an
      * unknown PID). NULL: look the PID up. */
     const stm32isp_device *device_override;
@@ -96,6 +99,11 @@ typedef struct stm32isp_client {
      * tool's Ctrl-C; stm32isp_set_stop_flag). */
     const volatile bool *stop;
     stm32isp_link_stats stats;
+    /* The step of stm32isp_boot_wait_ms() the next reset into the
+     * bootloader waits: 0 at each connect, one more after each attempt that
+     * got no answer, kept once the target answers (a board that needed the
+     * longer wait needs it for the recoveries too). */
+    uint8_t boot_attempt;
     /* What Read and Write Memory learn of the line: frames are 256 bytes
      * shifted right by frame_shift (see stm32isp_frame_size()). */
     uint8_t frame_shift, clean_frames;
@@ -132,8 +140,24 @@ bool stm32isp_has_reset_lines(const stm32isp_client *c);
  */
 stm32isp_err stm32isp_connect(stm32isp_client *c);
 
-/* Resets into the bootloader with the pins (NO_RESET_LINES without them). */
+/*
+ * Resets into the bootloader with the pins (NO_RESET_LINES without them):
+ * BOOT0 high, NRST low for cfg.reset_pulse_ms, released, then
+ * stm32isp_boot_wait_ms(c, c->boot_attempt) before anything is sent.
+ */
 stm32isp_err stm32isp_enter_bootloader(stm32isp_client *c);
+
+/*
+ * How long to wait after NRST is released before the first 0x7F, for the
+ * `attempt`th reset of a connect (0 first): 20, 50, 150, 300 ms, then 300,
+ * and never less than cfg.boot_wait_ms. It grows because an NRST line that
+ * rises slowly (a large capacitor, a supervisor) may still be below its
+ * threshold when a short wait ends; a 0x7F whose start bit meets the ROM
+ * as it comes out of reset is measured wrong, and the ROM then stays deaf
+ * until the next reset. The one schedule for the PC tool and the master
+ * firmware alike.
+ */
+uint32_t stm32isp_boot_wait_ms(const stm32isp_client *c, unsigned attempt);
 
 /* Sends 0x7F until the bootloader answers; see stm32isp_connect(). */
 stm32isp_err stm32isp_sync(stm32isp_client *c);
@@ -170,9 +194,14 @@ stm32isp_err stm32isp_cmd_get(stm32isp_client *c);
 /* Get Version: the version byte and the two option bytes it reports. */
 stm32isp_err stm32isp_cmd_get_version(stm32isp_client *c, uint8_t *version, uint8_t options[2]);
 stm32isp_err stm32isp_cmd_get_id(stm32isp_client *c, uint16_t *pid);
-/* Read Memory, 1..256 bytes. READ_PROTECTED when the target refuses. */
+/* Read Memory, 1..256 bytes. READ_PROTECTED when the target refuses.
+ * ADDRESS, with nothing sent, for a range outside the windows of a part
+ * whose ROM would ACK it (STM32ISP_DEV_ACKS_BAD_ADDRESS: the F1s); ADDRESS
+ * too when another part NACKs it. */
 stm32isp_err stm32isp_cmd_read(stm32isp_client *c, uint32_t address, uint8_t *buf, size_t len);
-/* Write Memory, 1..256 bytes as given (no padding). WRITE_FAILED on NACK. */
+/* Write Memory, 1..256 bytes as given (no padding). WRITE_FAILED on NACK;
+ * ADDRESS as for Read Memory (windows: flash, user RAM, option bytes from
+ * their base). */
 stm32isp_err stm32isp_cmd_write(stm32isp_client *c, uint32_t address, const uint8_t *data,
                                 size_t len);
 /* Go: the target leaves its bootloader and runs from `address`. */

@@ -25,6 +25,12 @@ typedef struct stm32isp_erase_run {
 
 enum {
     STM32ISP_DEV_DUAL_BANK = 1u << 0, /* two flash banks (bank erase codes apply) */
+    /* The ROM does not NACK a Read or Write Memory address outside its
+     * windows: it ACKs it, drops the command and parses the length and data
+     * that follow as new commands (the F1 ROMs; seen in a public disassembly
+     * of the F103's v2.2). The client checks every such address against
+     * the windows below before it sends it (client.h). */
+    STM32ISP_DEV_ACKS_BAD_ADDRESS = 1u << 1,
 };
 
 /*

@@ -58,19 +58,19 @@ extern const stm32isp_sysreset_program stm32isp_sysreset_program_cm;
  *
  * With reset lines: BOOT0 high when `into_bootloader`, else low, and an
  * NRST pulse of cfg.reset_pulse_ms (counted in stats.resets); into the
- * bootloader the client then waits cfg.boot_wait_ms and drops what the
- * line holds, as stm32isp_enter_bootloader() does. No connection is needed
- * and `prog` is not used (it may be NULL). Returns OK or PORT.
+ * bootloader the client then waits as stm32isp_enter_bootloader() does
+ * (stm32isp_boot_wait_ms()) and drops what the line holds. No connection
+ * is needed and `prog` is not used (it may be NULL). Returns OK or PORT.
  *
  * Without reset lines: the client must be connected to an unprotected
  * target. `prog` is written with Write Memory at the start of the device's
  * user RAM (ram_start rounded up to 8), with the stack pointer and entry
  * filled in as above, and started with Go; the Go's ACK comes before the
- * program runs. The client then waits cfg.boot_wait_ms, for the chip to
- * restart. Returns OK; NO_RESET_LINES when `into_bootloader` (the chip
- * boots as its BOOT0 pin says, and the host cannot change that pin; with
- * BOOT0 tied high a reset with `into_bootloader` false brings it back to
- * its bootloader all the same); INVALID_ARG (no program, or one that is not
+ * program runs. The client then waits stm32isp_boot_wait_ms(c, 0), for
+ * the chip to restart. Returns OK; NO_RESET_LINES when `into_bootloader`
+ * (the chip boots as its BOOT0 pin says, and the host cannot change that
+ * pin; with BOOT0 tied high a reset with `into_bootloader` false brings it
+ * back to its bootloader all the same); INVALID_ARG (no program, or one that is not
  * a vector table and code of at most 256 bytes); NOT_CONNECTED;
  * READ_PROTECTED (Write Memory is refused under readout protection);
  * UNSUPPORTED (the bootloader does not offer Write Memory or Go, or the

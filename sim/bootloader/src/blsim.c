@@ -936,11 +936,28 @@ static void start_command(blsim *sim, uint64_t t)
     emit_nack(sim, t);
 }
 
-/* Invalid address in Read or Write: NACK, or (quirk) silently start over. */
+static bool acks_bad_address(const blsim *sim)
+{
+    switch (sim->cfg.faults.address_quirk) {
+    case BLSIM_ADDRESS_QUIRK_ON:
+        return true;
+    case BLSIM_ADDRESS_QUIRK_OFF:
+        return false;
+    case BLSIM_ADDRESS_QUIRK_DEVICE:
+    default:
+        return sim->dev->acks_bad_address;
+    }
+}
+
+/* Invalid address in Read or Write: NACK; or, as the F1 ROM does, ACK and
+ * back to the command loop, which takes the length (and data) that follow
+ * for opcodes. */
 static void reject_address(blsim *sim, uint64_t t)
 {
     parser_idle(sim);
-    if (!sim->cfg.faults.quirk_silent_abort) {
+    if (acks_bad_address(sim)) {
+        emit_ack(sim, t);
+    } else {
         emit_nack(sim, t);
     }
 }

@@ -37,6 +37,9 @@ static const blsim_device devices[] = {
         .mass_erase_us_typ = 20000,
         .mass_erase_us_max = 40000,
         .go_state = BLSIM_GO_F103_V22,
+        /* Seen in a public disassembly of this ROM (v2.2): a Read or Write
+         * Memory address outside its windows is ACKed, then dropped. */
+        .acks_bad_address = true,
     },
     {
         .name = "f103hd",
@@ -68,6 +71,8 @@ static const blsim_device devices[] = {
         /* The high-density ROM is taken to hand over as the medium-density
          * one does (the disassembly is of the latter). */
         .go_state = BLSIM_GO_F103_V22,
+        /* The same v2.2 command loop, taken to check addresses the same way. */
+        .acks_bad_address = true,
     },
     {
         /* Bootloader v3.1: Extended Erase 0x44 with 2-byte page numbers. */
@@ -98,6 +103,7 @@ static const blsim_device devices[] = {
         .mass_erase_us_typ = 20000,
         .mass_erase_us_max = 40000,
         .go_state = BLSIM_GO_NOT_MODELLED, /* a Cortex-M0: no virtual MCU for it */
+        .acks_bad_address = false,         /* v3.1 NACKs a bad address (AN3155) */
     },
 };
 

@@ -43,14 +43,15 @@ static int parse_count(const char *value, uint64_t max, uint64_t *out)
 static int apply(blsim_faults *f, const char *key, const char *value, char *err, size_t err_size)
 {
     uint64_t n;
-    if (strcmp(key, "slow") == 0 || strcmp(key, "silent-abort") == 0) {
+    if (strcmp(key, "slow") == 0 || strcmp(key, "silent-abort") == 0 ||
+        strcmp(key, "nack-address") == 0) {
         if (value != NULL) {
             return fail(err, err_size, "fault '%s' takes no value", key);
         }
         if (key[1] == 'l') {
             f->max_flash_timings = true;
         } else {
-            f->quirk_silent_abort = true;
+            f->address_quirk = key[0] == 's' ? BLSIM_ADDRESS_QUIRK_ON : BLSIM_ADDRESS_QUIRK_OFF;
         }
         return 0;
     }
@@ -93,7 +94,7 @@ static int apply(blsim_faults *f, const char *key, const char *value, char *err,
     if (count == NULL) {
         return fail(err, err_size,
                     "unknown fault '%s' (known: seed, dir, flip, drop, insert, nack, reset-byte, "
-                    "reset-cmd, slow, silent-abort)",
+                    "reset-cmd, slow, silent-abort, nack-address)",
                     key);
     }
     if (parse_count(value, UINT32_MAX, &n) != 0 || n == 0) {

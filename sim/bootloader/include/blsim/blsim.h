@@ -81,6 +81,12 @@ typedef struct blsim_device {
     uint32_t page_erase_us_typ, page_erase_us_max;
     uint32_t mass_erase_us_typ, mass_erase_us_max;
     blsim_go_state go_state; /* what its ROM's Go leaves behind */
+    /* The F1 ROM's (v2.2) answer to a Read or Write Memory address outside
+     * its windows: an ACK, after which it drops the command and goes back
+     * to its command loop, so the length and data that follow are parsed
+     * as new commands (N = 1 arrives as "01 FE", Get Version). False: the
+     * address is NACKed, as later ROMs do. */
+    bool acks_bad_address;
 } blsim_device;
 
 /* The devices the model knows; returns NULL past the end. */
@@ -97,25 +103,33 @@ typedef enum blsim_fault_dir {
     BLSIM_DIR_TO_HOST,   /* only bytes the target sends */
 } blsim_fault_dir;
 
+/* Whether a bad Read/Write Memory address is ACKed and the command dropped
+ * (blsim_device.acks_bad_address), whatever the device does. */
+typedef enum blsim_address_quirk {
+    BLSIM_ADDRESS_QUIRK_DEVICE = 0, /* as the device table says (on for the F1 parts) */
+    BLSIM_ADDRESS_QUIRK_ON,         /* ACK and drop on any device */
+    BLSIM_ADDRESS_QUIRK_OFF,        /* NACK on any device, the F1 parts included */
+} blsim_address_quirk;
+
 typedef struct blsim_faults {
     uint64_t seed;
-    blsim_fault_dir direction; /* which line bit flips, drops and inserts hit */
-    double bit_flip_rate;      /* probability per bit */
-    double drop_rate;          /* probability per byte that it vanishes */
-    double insert_rate;        /* probability per byte that a noise byte precedes it */
-    uint32_t nack_at_ack;      /* the Nth ACK the target sends becomes a NACK */
-    uint32_t reset_after_byte; /* system reset after the Nth byte received */
-    uint32_t reset_in_command; /* system reset in the middle of the Nth command's work:
-                                  a write or erase is left half done */
-    bool max_flash_timings;    /* program and erase take the datasheet's maximum */
-    bool quirk_silent_abort;   /* pre-v3.1: Read/Write at an invalid address is
-                                  dropped without a NACK */
+    blsim_fault_dir direction;         /* which line bit flips, drops and inserts hit */
+    double bit_flip_rate;              /* probability per bit */
+    double drop_rate;                  /* probability per byte that it vanishes */
+    double insert_rate;                /* probability per byte that a noise byte precedes it */
+    uint32_t nack_at_ack;              /* the Nth ACK the target sends becomes a NACK */
+    uint32_t reset_after_byte;         /* system reset after the Nth byte received */
+    uint32_t reset_in_command;         /* system reset in the middle of the Nth command's work:
+                                          a write or erase is left half done */
+    bool max_flash_timings;            /* program and erase take the datasheet's maximum */
+    blsim_address_quirk address_quirk; /* a bad Read/Write address: ACK and drop, or NACK */
 } blsim_faults;
 
 /*
  * Parses a fault spec such as "flip=1e-4,drop=1e-3,nack=5,seed=7" into
  * faults (which the caller zeroes first). Keys: seed, dir=both|rx|tx, flip,
- * drop, insert, nack, reset-byte, reset-cmd, slow, silent-abort.
+ * drop, insert, nack, reset-byte, reset-cmd, slow, silent-abort (the
+ * address quirk on any device), nack-address (off on any device).
  * Returns 0, or -1 with a message in err.
  */
 int blsim_faults_parse(const char *spec, blsim_faults *faults, char *err, size_t err_size);
