@@ -34,7 +34,6 @@
 #define PIN_BUTTON     VMCU_PORT_B, 12u
 #define PIN_LED        VMCU_PORT_C, 13u
 
-#define FLASH_BASE    0x08000000u
 #define MASTER_RAM    (20u * 1024u) /* STM32F103C8 */
 #define SYSMEM_BASE   0x1FFFF000u
 #define CONSOLE_BAUD  115200.0
@@ -372,17 +371,7 @@ bench *bench_new(const bench_config *config)
     default_option_bytes(b->option_bytes);
 
     vmcu_config mc = {
-        .flash = {.base = FLASH_BASE,
-                  .size = flash_size,
-                  .page_size = master_part->page_size,
-                  .wrp_pages_per_bit = master_part->wrp.pages_per_bit,
-                  .wrp_last_bit_covers_rest = master_part->wrp.last_bit_covers_rest,
-                  .halfword_ns_typ = master_part->halfword_us_typ_x10 * 100u,
-                  .halfword_ns_max = master_part->halfword_us_max_x10 * 100u,
-                  .page_erase_ns_typ = master_part->page_erase_us_typ * 1000u,
-                  .page_erase_ns_max = master_part->page_erase_us_max * 1000u,
-                  .mass_erase_ns_typ = master_part->mass_erase_us_typ * 1000u,
-                  .mass_erase_ns_max = master_part->mass_erase_us_max * 1000u},
+        .flash = blsim_device_flash_geometry(master_part, flash_size),
         .flash_bytes = b->flash,
         .ram = b->ram,
         .ram_size = MASTER_RAM,

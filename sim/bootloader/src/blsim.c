@@ -1617,6 +1617,23 @@ void blsim_set_nrst(blsim *sim, bool high)
 /* ------------------------------------------------------------------------- */
 /* Creation and accessors                                                     */
 
+vmcu_flash_geometry blsim_device_flash_geometry(const blsim_device *d, uint32_t flash_size)
+{
+    return (vmcu_flash_geometry){
+        .base = d->flash_base,
+        .size = flash_size,
+        .page_size = d->page_size,
+        .wrp_pages_per_bit = d->wrp.pages_per_bit,
+        .wrp_last_bit_covers_rest = d->wrp.last_bit_covers_rest,
+        .halfword_ns_typ = d->halfword_us_typ_x10 * 100u,
+        .halfword_ns_max = d->halfword_us_max_x10 * 100u,
+        .page_erase_ns_typ = d->page_erase_us_typ * 1000u,
+        .page_erase_ns_max = d->page_erase_us_max * 1000u,
+        .mass_erase_ns_typ = d->mass_erase_us_typ * 1000u,
+        .mass_erase_ns_max = d->mass_erase_us_max * 1000u,
+    };
+}
+
 static void fill_system_memory(blsim *sim, uint32_t flash_kb)
 {
     const blsim_device *d = sim->dev;
@@ -1670,19 +1687,7 @@ blsim *blsim_new(const blsim_config *config)
         sim->option_bytes[i + 1] = 0x00;
     }
     option_bytes_set_rdp(sim, config->readout_protected ? 0x00 : d->rdp_level0);
-    vmcu_flash_geometry g = {
-        .base = d->flash_base,
-        .size = sim->flash_size,
-        .page_size = d->page_size,
-        .wrp_pages_per_bit = d->wrp.pages_per_bit,
-        .wrp_last_bit_covers_rest = d->wrp.last_bit_covers_rest,
-        .halfword_ns_typ = d->halfword_us_typ_x10 * 100u,
-        .halfword_ns_max = d->halfword_us_max_x10 * 100u,
-        .page_erase_ns_typ = d->page_erase_us_typ * 1000u,
-        .page_erase_ns_max = d->page_erase_us_max * 1000u,
-        .mass_erase_ns_typ = d->mass_erase_us_typ * 1000u,
-        .mass_erase_ns_max = d->mass_erase_us_max * 1000u,
-    };
+    vmcu_flash_geometry g = blsim_device_flash_geometry(d, sim->flash_size);
     vmcu_fpec_init(&sim->fpec, &g, sim->flash, sim->option_bytes);
     sim->fpec.max_timings = config->faults.max_flash_timings;
 

@@ -22,6 +22,8 @@
 #ifndef BLSIM_H
 #define BLSIM_H
 
+#include "vmcu/fpec.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +95,9 @@ typedef struct blsim_device {
 const blsim_device *blsim_device_at(size_t index);
 /* Looks a device up by its short name; NULL when unknown. */
 const blsim_device *blsim_device_find(const char *name);
+/* The device's flash as the virtual MCU's flash controller models it, for
+ * `flash_size` bytes (a board model with an F1 of its own uses it too). */
+vmcu_flash_geometry blsim_device_flash_geometry(const blsim_device *d, uint32_t flash_size);
 
 /* ---------------------------------------------------------------------------
  * Faults: seeded, reproducible. All counts are 1-based; 0 disables.
