@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *fw_dir, *tool, *work;
 static bench *the_bench;
@@ -36,7 +38,7 @@ static void on_log(void *ctx, const char *line)
     }
 }
 
-static void fail(const char *fmt, ...)
+static _Noreturn void fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -117,14 +119,21 @@ static uint8_t *random_image(size_t size, uint32_t seed)
  * EEPROM holds them from address 0, blank after). */
 static uint8_t *pack(const uint8_t *image, size_t size, size_t *len)
 {
-    char bin[512], out[512], cmd[2048];
+    char bin[512], out[512];
     snprintf(bin, sizeof bin, "%s/image.bin", work);
     snprintf(out, sizeof out, "%s/image.simg", work);
     write_file(bin, image, size);
-    snprintf(cmd, sizeof cmd, "'%s' pack '%s' --pid 0x410 --name bench -o '%s' >/dev/null", tool,
-             bin, out);
-    if (system(cmd) != 0) {
-        fail("stm32isp pack failed: %s", cmd);
+    char *const argv[] = {(char *)tool, "pack",    bin,  "--pid", "0x410", "--name",
+                          "bench",      "--quiet", "-o", out,     NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(tool, argv);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        fail("%s pack %s failed (status 0x%x)", tool, bin, (unsigned)status);
     }
     return read_file(out, len);
 }

@@ -52,7 +52,7 @@ group() {
 mcu_only='^(firmware|target|tests/mcu-programs)/'
 host_files=$(printf '%s\n' "${files[@]}" | grep -Ev "$mcu_only" || true)
 group host "$host_files" -D_GNU_SOURCE \
-    -I lib/include -I sim/bootloader/include -I sim/eeprom/include -I sim/mcu/include -I ports/pc \
+    -I lib/include -I sim/bootloader/include -I sim/eeprom/include -I sim/mcu/include -I sim/bench/include -I ports/pc \
     -I tools/imagefile -I tools/stm32isp -I tests/support -I tests/mcu-programs \
     -I firmware/app -I firmware/core
 
