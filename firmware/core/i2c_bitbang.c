@@ -26,31 +26,46 @@ i2c_timing i2c_bitbang_timing(uint32_t hz)
     if (hz == 0 || hz > 400000u) {
         hz = 400000u;
     }
-    uint32_t period = (1000000000u + hz - 1u) / hz;
+    t.period = (1000000000u + hz - 1u) / hz;
+    /* The longest fall and rise times a bus may have (UM10204 table 10). */
+    const uint32_t tf = 300;
+    uint32_t tr;
     if (hz <= 100000u) { /* standard mode */
+        tr = 1000;
         t.low = 4700;
         t.su_sta = 4700;
         t.hd_sta = 4000;
-        t.su_sto = 4000;
+        t.su_sto = 4700; /* AT24CM02; the I2C specification says 4000 */
         t.buf = 4700;
         t.high = 4000;
+        t.su_dat = 250;
     } else { /* fast mode */
+        tr = 300;
         t.low = 1300;
         t.su_sta = 600;
         t.hd_sta = 600;
         t.su_sto = 600;
         t.buf = 1300;
         t.high = 600;
+        t.su_dat = 100;
     }
-    /* The high phase takes whatever the period leaves over the minimum low
-     * phase, so that a whole clock is never shorter than 1/hz. */
-    if (period > t.low + t.high) {
-        t.high = period - t.low;
+    /* From a fall the master makes; from SCL seen high; from SDA let go. */
+    t.low += tf;
+    t.hd_sta += tf;
+    t.high += tr;
+    t.su_sta += tr;
+    t.su_sto += tr;
+    t.buf += tr + tr / 2u;
+    t.su_dat += tr + tr / 2u;
+    /* The high phase takes whatever the period leaves over the low phase,
+     * so that a whole clock is never shorter than 1/hz. */
+    if (t.period > t.low + t.high) {
+        t.high = t.period - t.low;
     }
     /* Devices must hold SDA 300 ns past SCL's fall internally; the master
-     * waits as long before changing SDA, so that a slow falling edge of
-     * SCL never sees SDA move. */
-    t.hd_dat = 300;
+     * waits as long (tf) before changing SDA, so that a slow falling edge
+     * of SCL never sees SDA move. */
+    t.hd_dat = tf;
     return t;
 }
 

@@ -37,10 +37,19 @@ typedef struct i2c_pins {
     uint32_t (*now_ms)(void *ctx);
 } i2c_pins;
 
-/* Minimum times of the bus, in ns (the I2C specification's tLOW, tHIGH,
- * tSU;STA, tHD;STA, tSU;STO, tBUF and the SDA hold after SCL falls). */
+/*
+ * The master's waits, in ns: each the I2C minimum (UM10204 table 10; at
+ * 100 kHz tSU;STO is the AT24CM02's stricter 4.7 us) plus the transition
+ * of the edge it is measured from, which the specification counts at 0.3
+ * or 0.7 VDD while the master only knows when it moved the pin: tf (300 ns)
+ * after it pulls a line low; tr (300 ns fast mode, 1 us standard mode)
+ * after SCL reads high, as the F103 sees a rising line high well below
+ * 0.7 VDD; 1.5 tr after it lets SDA go (an RC edge takes 1.2 RC from 0 to
+ * 0.7 VDD, tr is 0.85 RC). In fast mode tLOW + tf + tHIGH + tr is exactly
+ * the 2.5 us period; `period` is 1/hz, and `high` is lengthened to fill it.
+ */
 typedef struct i2c_timing {
-    uint32_t low, high, su_sta, hd_sta, su_sto, buf, hd_dat;
+    uint32_t low, high, su_sta, hd_sta, su_sto, buf, hd_dat, su_dat, period;
 } i2c_timing;
 
 typedef struct i2c_bitbang {

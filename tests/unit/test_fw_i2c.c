@@ -33,10 +33,12 @@ typedef struct spec_times {
 } spec_times;
 
 /* Fast mode (400 kHz) and standard mode (100 kHz) minima, written from the
- * I2C specification, independently of the driver's table. The SDA hold of
- * 300 ns is the driver's own promise (the specification allows 0). */
+ * I2C specification, independently of the driver's table; at 100 kHz
+ * tSU;STO is the AT24CM02's 4.7 us, the strictest 24Cxx figure. The SDA
+ * hold of 300 ns is the driver's own promise (the specification allows
+ * 0). */
 static const spec_times FAST = {1300, 600, 600, 600, 600, 1300, 100, 300, 2500};
-static const spec_times STANDARD = {4700, 4000, 4700, 4000, 4000, 4700, 250, 300, 10000};
+static const spec_times STANDARD = {4700, 4000, 4700, 4000, 4700, 4700, 250, 300, 10000};
 
 typedef enum { S_IDLE, S_RECV, S_SEND } slave_role;
 typedef enum { P_ADDR, P_WORD, P_DATA, P_READ } slave_phase;
@@ -464,22 +466,39 @@ static void wait_write_cycle(fixture *x)
 static void test_timing_table(void **state)
 {
     (void)state;
-    /* Asked for, and what it must not exceed (400 kHz at most). */
+    /* Asked for, and what it must not exceed (400 kHz at most); the
+     * longest rise time of the mode (UM10204 table 10; the fall time is
+     * 300 ns in both). */
     static const struct {
-        uint32_t asked, max_hz;
+        uint32_t asked, max_hz, tr;
         const spec_times *spec;
     } cases[] = {
-        {10000, 10000, &STANDARD}, {100000, 100000, &STANDARD}, {250000, 250000, &FAST},
-        {400000, 400000, &FAST},   {1000000, 400000, &FAST},
+        {10000, 10000, 1000, &STANDARD}, {100000, 100000, 1000, &STANDARD},
+        {250000, 250000, 300, &FAST},    {400000, 400000, 300, &FAST},
+        {1000000, 400000, 300, &FAST},
     };
+    const uint32_t tf = 300;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         i2c_timing t = i2c_bitbang_timing(cases[i].asked);
         const spec_times *s = cases[i].spec;
-        assert_true((uint64_t)t.low + t.high >= 1000000000u / cases[i].max_hz);
-        assert_true(t.low >= s->low && t.high >= s->high && t.su_sta >= s->su_sta &&
-                    t.hd_sta >= s->hd_sta && t.su_sto >= s->su_sto && t.buf >= s->buf);
-        assert_true(t.hd_dat >= 300 && t.hd_dat < t.low);
+        uint32_t tr = cases[i].tr;
+        assert_true(t.period >= 1000000000u / cases[i].max_hz);
+        assert_true((uint64_t)t.low + t.high >= t.period);
+        /* Each minimum, plus the transition of the edge it is measured
+         * from: a fall the master makes, SCL seen high, SDA let go. */
+        assert_true(t.low >= s->low + tf && t.hd_sta >= s->hd_sta + tf);
+        assert_true(t.high >= s->high + tr && t.su_sta >= s->su_sta + tr &&
+                    t.su_sto >= s->su_sto + tr);
+        assert_true(t.buf >= s->buf + tr * 3 / 2 && t.su_dat >= s->su_dat + tr * 3 / 2);
+        assert_true(t.hd_dat >= 300 && t.hd_dat < t.low && t.su_dat < t.low);
     }
+    /* In fast mode the minima and transitions fill the 2.5 us exactly:
+     * nothing is added on top. */
+    i2c_timing t = i2c_bitbang_timing(400000);
+    assert_int_equal(t.low, 1600);
+    assert_int_equal(t.high, 900);
+    /* The AT24CM02's tSU;STO in standard mode. */
+    assert_true(i2c_bitbang_timing(100000).su_sto >= 4700);
 }
 
 static void test_write_then_read_back(void **state)
