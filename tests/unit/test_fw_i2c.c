@@ -7,6 +7,14 @@
  * delays advance it, so the measured times are the least the real bus
  * would see).
  *
+ * The pins come in two tables: the six plain operations (each wait a
+ * delay counted from the call), and the same with the fast path, whose
+ * tick clock is the virtual ns (offset so that the 32-bit count wraps
+ * within a test) and whose edges are made at deadlines. The fast pins can
+ * also cost time per operation, like the real GPIO and call overhead, and
+ * take pseudo-random "interrupts" before and after their edges: none of it
+ * may shorten a phase.
+ *
  * Faults: a slave left driving SDA in the middle of a read, SDA or SCL
  * shorted low, clock stretching, a busy part, data NACKed (write protect),
  * an absent part, a second driver pulling SDA low.
@@ -33,10 +41,12 @@ typedef struct spec_times {
 } spec_times;
 
 /* Fast mode (400 kHz) and standard mode (100 kHz) minima, written from the
- * I2C specification, independently of the driver's table. The SDA hold of
- * 300 ns is the driver's own promise (the specification allows 0). */
+ * I2C specification, independently of the driver's table; at 100 kHz
+ * tSU;STO is the AT24CM02's 4.7 us, the strictest 24Cxx figure. The SDA
+ * hold of 300 ns is the driver's own promise (the specification allows
+ * 0). */
 static const spec_times FAST = {1300, 600, 600, 600, 600, 1300, 100, 300, 2500};
-static const spec_times STANDARD = {4700, 4000, 4700, 4000, 4000, 4700, 250, 300, 10000};
+static const spec_times STANDARD = {4700, 4000, 4700, 4000, 4700, 4700, 250, 300, 10000};
 
 typedef enum { S_IDLE, S_RECV, S_SEND } slave_role;
 typedef enum { P_ADDR, P_WORD, P_DATA, P_READ } slave_phase;
@@ -82,12 +92,27 @@ typedef struct fake {
     const spec_times *spec;
     uint64_t t_rise, t_fall, t_start, t_stop, t_m_sda;
     bool last_was_start, last_was_stop;
-    uint64_t min_period;
+    uint64_t min_period, min_low, min_high;
     int violations;
     char first_violation[160];
 
     /* Counters. */
     unsigned starts, stops, commits, master_acks, master_nacks, bytes_sent, scl_rises;
+
+    /* The fast path: the tick count is (ns + tick_base) mod 2^32; each
+     * fast operation first costs op_ns; with `interrupts`, a pseudo-random
+     * delay (0..2 us) lands before or after some edges. */
+    uint64_t tick_base;
+    uint32_t op_ns;
+    bool interrupts;
+    uint32_t rng;
+    bool clock_stands_still; /* ticks_of_ns() reports no clock */
+    /* The sda_at() call of this number (from 1) is delayed by
+     * delay_sda_ns between its wait and its edge. */
+    unsigned sda_calls, delay_sda_call;
+    uint32_t delay_sda_ns;
+    unsigned fast_calls;
+    uint64_t min_su_dat;
 } fake;
 
 static void violation(fake *f, const char *what, uint64_t got, uint32_t min)
@@ -207,6 +232,9 @@ static void on_stop(fake *f)
 static void on_scl_rise(fake *f)
 {
     check_min(f, "tLOW", f->t_fall, f->spec->low);
+    if (f->t_fall != NEVER && f->ns - f->t_fall < f->min_low) {
+        f->min_low = f->ns - f->t_fall;
+    }
     if (f->t_rise != NEVER) {
         uint64_t period = f->ns - f->t_rise;
         if (period < f->min_period) {
@@ -216,6 +244,9 @@ static void on_scl_rise(fake *f)
     }
     if (f->t_m_sda != NEVER && f->t_fall != NEVER && f->t_m_sda > f->t_fall) {
         check_min(f, "tSU;DAT (SDA set to SCL rise)", f->t_m_sda, f->spec->su_dat);
+        if (f->ns - f->t_m_sda < f->min_su_dat) {
+            f->min_su_dat = f->ns - f->t_m_sda;
+        }
     }
     f->t_rise = f->ns;
     f->scl_rises++;
@@ -240,6 +271,9 @@ static void on_scl_rise(fake *f)
 static void on_scl_fall(fake *f)
 {
     check_min(f, "tHIGH", f->t_rise, f->spec->high);
+    if (f->t_rise != NEVER && f->ns - f->t_rise < f->min_high) {
+        f->min_high = f->ns - f->t_rise;
+    }
     if (f->last_was_start) {
         check_min(f, "tHD;STA (START to SCL low)", f->t_start, f->spec->hd_sta);
     }
@@ -368,6 +402,100 @@ static uint32_t now_ms(void *ctx)
     return (uint32_t)(f->ns / 1000000u);
 }
 
+/* The six plain operations only: every wait is a delay from the call. */
+static const i2c_pins plain_pins = {
+    .scl = pin_scl,
+    .sda = pin_sda,
+    .scl_read = read_scl,
+    .sda_read = read_sda,
+    .delay_ns = delay_ns,
+    .now_ms = now_ms,
+};
+
+/* ---- The fast path -------------------------------------------------------------- */
+
+static uint32_t ticks_now(const fake *f)
+{
+    return (uint32_t)(f->ns + f->tick_base);
+}
+
+/* An interrupt, perhaps: 0..2 us, about one call in four. */
+static void maybe_interrupt(fake *f)
+{
+    if (!f->interrupts) {
+        return;
+    }
+    f->rng = f->rng * 1103515245u + 12345u;
+    uint32_t r = f->rng >> 16;
+    if ((r & 3u) == 0u) {
+        delay_ns(f, (r >> 2) % 2000u);
+    }
+}
+
+/* The operation's own cost, then the wait until `n` ticks after `since`. */
+static void wait_since(fake *f, uint32_t since, uint32_t n)
+{
+    f->fast_calls++;
+    delay_ns(f, f->op_ns);
+    uint32_t gone = ticks_now(f) - since;
+    if (gone < n) {
+        delay_ns(f, n - gone);
+    }
+    maybe_interrupt(f);
+}
+
+static uint32_t fast_ticks_of_ns(void *ctx, uint32_t ns)
+{
+    const fake *f = ctx;
+    return f->clock_stands_still ? 0u : ns; /* a tick is a ns */
+}
+
+static uint32_t fast_scl_low_at(void *ctx, uint32_t since, uint32_t n)
+{
+    fake *f = ctx;
+    wait_since(f, since, n);
+    pin_scl(f, false);
+    maybe_interrupt(f); /* between the edge and its time stamp */
+    return ticks_now(f);
+}
+
+static uint32_t fast_sda_at(void *ctx, bool release, uint32_t since, uint32_t n)
+{
+    fake *f = ctx;
+    wait_since(f, since, n);
+    if (++f->sda_calls == f->delay_sda_call) {
+        delay_ns(f, f->delay_sda_ns);
+    }
+    pin_sda(f, release);
+    maybe_interrupt(f);
+    return ticks_now(f);
+}
+
+static uint32_t fast_scl_rise_at(void *ctx, uint32_t since, uint32_t n, unsigned *lines)
+{
+    fake *f = ctx;
+    wait_since(f, since, n);
+    pin_scl(f, true);
+    maybe_interrupt(f);
+    /* SCL as it reads now (still low: stretched), SDA with it. */
+    *lines = (read_scl(f) ? I2C_SCL_HIGH : 0u) | (read_sda(f) ? I2C_SDA_HIGH : 0u);
+    return ticks_now(f);
+}
+
+static uint32_t fast_scl_pulse_at(void *ctx, uint32_t since, uint32_t n, uint32_t high,
+                                  unsigned *lines)
+{
+    fake *f = ctx;
+    uint32_t rose = fast_scl_rise_at(ctx, since, n, lines);
+    if ((*lines & I2C_SCL_HIGH) == 0u) {
+        return rose;
+    }
+    wait_since(f, rose, high);
+    pin_scl(f, false);
+    maybe_interrupt(f);
+    return ticks_now(f);
+}
+
 static const i2c_pins fake_pins = {
     .scl = pin_scl,
     .sda = pin_sda,
@@ -375,6 +503,11 @@ static const i2c_pins fake_pins = {
     .sda_read = read_sda,
     .delay_ns = delay_ns,
     .now_ms = now_ms,
+    .ticks_of_ns = fast_ticks_of_ns,
+    .scl_low_at = fast_scl_low_at,
+    .sda_at = fast_sda_at,
+    .scl_rise_at = fast_scl_rise_at,
+    .scl_pulse_at = fast_scl_pulse_at,
 };
 
 /* ---- Fixtures ----------------------------------------------------------------- */
@@ -399,8 +532,11 @@ static void fake_init(fake *f, const spec_times *spec)
     f->nack_data_after = -1;
     f->spec = spec;
     f->t_rise = f->t_fall = f->t_start = f->t_stop = f->t_m_sda = NEVER;
-    f->min_period = NEVER;
+    f->min_period = f->min_low = f->min_high = f->min_su_dat = NEVER;
     f->rogue_at_rise = -1;
+    /* The tick count wraps 5 ms into the test. */
+    f->tick_base = 0xFFFFFFFFu - 5000000u;
+    f->rng = 1;
     for (uint32_t i = 0; i < sizeof f->mem; i++) {
         f->mem[i] = (uint8_t)(i * 13u + 7u);
     }
@@ -464,22 +600,39 @@ static void wait_write_cycle(fixture *x)
 static void test_timing_table(void **state)
 {
     (void)state;
-    /* Asked for, and what it must not exceed (400 kHz at most). */
+    /* Asked for, and what it must not exceed (400 kHz at most); the
+     * longest rise time of the mode (UM10204 table 10; the fall time is
+     * 300 ns in both). */
     static const struct {
-        uint32_t asked, max_hz;
+        uint32_t asked, max_hz, tr;
         const spec_times *spec;
     } cases[] = {
-        {10000, 10000, &STANDARD}, {100000, 100000, &STANDARD}, {250000, 250000, &FAST},
-        {400000, 400000, &FAST},   {1000000, 400000, &FAST},
+        {10000, 10000, 1000, &STANDARD}, {100000, 100000, 1000, &STANDARD},
+        {250000, 250000, 300, &FAST},    {400000, 400000, 300, &FAST},
+        {1000000, 400000, 300, &FAST},
     };
+    const uint32_t tf = 300;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         i2c_timing t = i2c_bitbang_timing(cases[i].asked);
         const spec_times *s = cases[i].spec;
-        assert_true((uint64_t)t.low + t.high >= 1000000000u / cases[i].max_hz);
-        assert_true(t.low >= s->low && t.high >= s->high && t.su_sta >= s->su_sta &&
-                    t.hd_sta >= s->hd_sta && t.su_sto >= s->su_sto && t.buf >= s->buf);
-        assert_true(t.hd_dat >= 300 && t.hd_dat < t.low);
+        uint32_t tr = cases[i].tr;
+        assert_true(t.period >= 1000000000u / cases[i].max_hz);
+        assert_true((uint64_t)t.low + t.high >= t.period);
+        /* Each minimum, plus the transition of the edge it is measured
+         * from: a fall the master makes, SCL seen high, SDA let go. */
+        assert_true(t.low >= s->low + tf && t.hd_sta >= s->hd_sta + tf);
+        assert_true(t.high >= s->high + tr && t.su_sta >= s->su_sta + tr &&
+                    t.su_sto >= s->su_sto + tr);
+        assert_true(t.buf >= s->buf + tr * 3 / 2 && t.su_dat >= s->su_dat + tr * 3 / 2);
+        assert_true(t.hd_dat >= 300 && t.hd_dat < t.low && t.su_dat < t.low);
     }
+    /* In fast mode the minima and transitions fill the 2.5 us exactly:
+     * nothing is added on top. */
+    i2c_timing t = i2c_bitbang_timing(400000);
+    assert_int_equal(t.low, 1600);
+    assert_int_equal(t.high, 900);
+    /* The AT24CM02's tSU;STO in standard mode. */
+    assert_true(i2c_bitbang_timing(100000).su_sto >= 4700);
 }
 
 static void test_write_then_read_back(void **state)
@@ -795,6 +948,173 @@ static void test_eeprom_driver_on_the_bus(void **state)
     assert_int_equal(stm32isp_eeprom_read(&ee, 0, back, 16), STM32ISP_ERR_EEPROM_BUS);
 }
 
+/* ---- Timing from the edges (the fast path) ------------------------------------ */
+
+/* The driver's own waits, its table with the transition allowances, as
+ * the checker's minima: stricter than the specification's. */
+static spec_times own_spec(uint32_t hz)
+{
+    i2c_timing t = i2c_bitbang_timing(hz);
+    return (spec_times){t.low, t.high,   t.su_sta, t.hd_sta, t.su_sto,
+                        t.buf, t.su_dat, t.hd_dat, t.period};
+}
+
+/* Every kind of phase: a write, its write cycle, a read back across a
+ * repeated START (ACKs, the final NACK, STOPs) and an absent address. */
+static void exercise(fixture *x)
+{
+    uint8_t msg[2 + 5] = {0x01, 0x23, 0x00, 0xFF, 0x5A, 0xA5, 0x01};
+    assert_int_equal(i2c_bitbang_write(&x->bus, 0x50, msg, sizeof msg), STM32ISP_I2C_OK);
+    wait_write_cycle(x);
+    uint8_t back[5];
+    assert_int_equal(i2c_bitbang_write_read(&x->bus, 0x50, msg, 2, back, sizeof back),
+                     STM32ISP_I2C_OK);
+    assert_memory_equal(back, msg + 2, sizeof back);
+    assert_int_equal(i2c_bitbang_write(&x->bus, 0x57, NULL, 0), STM32ISP_I2C_NACK_ADDRESS);
+}
+
+static spec_times own; /* the fake keeps a pointer to it */
+
+/* With pins that take no time, every phase is exactly the driver's own
+ * minimum: never shorter, and no wait added on top of another. */
+static void test_phases_are_their_minimum_without_overhead(void **state)
+{
+    fixture *x = *state;
+    static const uint32_t rates[] = {400000, 100000};
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+        own = own_spec(rates[i]);
+        fake_init(&x->f, &own);
+        i2c_bitbang_init(&x->bus, &fake_pins, &x->f, rates[i]);
+        exercise(x);
+        assert_clean(&x->f);
+        assert_int_equal(x->f.min_low, own.low);
+        assert_int_equal(x->f.min_high, own.high);
+        assert_int_equal(x->f.min_period, own.period);
+        assert_true(x->f.fast_calls > 0);
+    }
+}
+
+/* Each fast operation costs 300 ns (a call and a GPIO access): the time
+ * is part of the phase, not added to it, so the clock stays at 400 kHz. */
+static void test_overhead_counts_towards_the_phase(void **state)
+{
+    fixture *x = *state;
+    own = own_spec(400000);
+    fake_init(&x->f, &own);
+    x->f.op_ns = 300;
+    i2c_bitbang_init(&x->bus, &fake_pins, &x->f, 400000);
+    uint8_t addr[2] = {0, 0};
+    uint8_t back[256];
+    uint64_t t0 = x->f.ns;
+    unsigned rises0 = x->f.scl_rises;
+    assert_int_equal(i2c_bitbang_write_read(&x->bus, 0x50, addr, 2, back, sizeof back),
+                     STM32ISP_I2C_OK);
+    assert_clean(&x->f);
+    assert_int_equal(x->f.min_period, 2500);
+    assert_true((x->f.ns - t0) / (x->f.scl_rises - rises0) <= 2600);
+}
+
+/* An interrupt anywhere, before an edge or between an edge and its time
+ * stamp, only makes a phase longer. */
+static void test_interrupts_only_lengthen_a_phase(void **state)
+{
+    fixture *x = *state;
+    static const uint32_t rates[] = {400000, 100000};
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+        own = own_spec(rates[i]);
+        fake_init(&x->f, &own);
+        x->f.interrupts = true;
+        x->f.op_ns = 100;
+        i2c_bitbang_init(&x->bus, &fake_pins, &x->f, rates[i]);
+        for (int k = 0; k < 4; k++) {
+            exercise(x);
+        }
+        assert_clean(&x->f);
+    }
+}
+
+/* SDA changed late in the low phase (an interrupt before it): SCL then
+ * rises tSU;DAT after SDA, which is later than tLOW after SCL fell. */
+static void test_late_sda_keeps_its_setup_time(void **state)
+{
+    fixture *x = *state;
+    own = own_spec(400000);
+    fake_init(&x->f, &own);
+    i2c_bitbang_init(&x->bus, &fake_pins, &x->f, 400000);
+    assert_int_equal(i2c_bitbang_write(&x->bus, 0x50, NULL, 0), STM32ISP_I2C_OK);
+    assert_true(x->f.min_su_dat > own.su_dat); /* as a rule it is far from binding */
+    /* In the next transfer SDA moves first for the START, then for the
+     * address's first bit (a 1): that one 1.5 us late, at 1.8 us into the
+     * low phase, after tLOW (1.6 us) less tSU;DAT. */
+    x->f.min_su_dat = NEVER;
+    x->f.sda_calls = 0;
+    x->f.delay_sda_call = 2;
+    x->f.delay_sda_ns = 1500;
+    assert_int_equal(i2c_bitbang_write(&x->bus, 0x50, NULL, 0), STM32ISP_I2C_OK);
+    assert_clean(&x->f);
+    assert_int_equal(x->f.min_su_dat, own.su_dat);
+    assert_true(x->f.min_low >= own.low);
+}
+
+/* The 32-bit tick count wraps in the middle of a transfer: at 97
+ * different points of the first 40 us (an address and two data bytes,
+ * every kind of edge), then in the middle of a long read. */
+static void test_tick_counter_wraps_mid_transfer(void **state)
+{
+    fixture *x = *state;
+    own = own_spec(400000);
+    uint8_t msg[2 + 2] = {0x5A, 0xC3, 0x96, 0x0F};
+    for (uint32_t at = 0; at < 40000u; at += 413u) {
+        fake_init(&x->f, &own);
+        i2c_bitbang_init(&x->bus, &fake_pins, &x->f, 400000);
+        x->f.tick_base = 0x100000000ull - x->f.ns - at;
+        assert_int_equal(i2c_bitbang_write(&x->bus, 0x50, msg, sizeof msg), STM32ISP_I2C_OK);
+        assert_clean(&x->f);
+        assert_int_equal(x->f.min_low, own.low);
+        assert_int_equal(x->f.min_high, own.high);
+    }
+    fake_init(&x->f, &own);
+    x->f.tick_base = 0x100000000ull - x->f.ns - 100000u; /* 100 us from now */
+    i2c_bitbang_init(&x->bus, &fake_pins, &x->f, 400000);
+    uint32_t before = ticks_now(&x->f);
+    uint8_t addr[2] = {0, 0};
+    uint8_t back[256];
+    assert_int_equal(i2c_bitbang_write_read(&x->bus, 0x50, addr, 2, back, sizeof back),
+                     STM32ISP_I2C_OK);
+    assert_true(ticks_now(&x->f) < before);
+    assert_memory_equal(back, x->f.mem, sizeof back);
+    assert_clean(&x->f);
+    assert_int_equal(x->f.min_low, own.low);
+    assert_int_equal(x->f.min_high, own.high);
+}
+
+/* Pins with the six plain operations only (tests/unit/test_eesim_bus.c
+ * has such a table): every wait a delay from the call, never shorter. */
+static void test_plain_pins(void **state)
+{
+    fixture *x = *state;
+    own = own_spec(400000);
+    fake_init(&x->f, &own);
+    i2c_bitbang_init(&x->bus, &plain_pins, &x->f, 400000);
+    exercise(x);
+    assert_clean(&x->f);
+    assert_true(x->f.min_period >= 2500);
+}
+
+/* A part without a cycle counter: the pins say so (ticks_of_ns() is 0)
+ * and the driver uses the plain operations. */
+static void test_clock_that_stands_still(void **state)
+{
+    fixture *x = *state;
+    own = own_spec(400000);
+    fake_init(&x->f, &own);
+    x->f.clock_stands_still = true;
+    i2c_bitbang_init(&x->bus, &fake_pins, &x->f, 400000);
+    exercise(x);
+    assert_clean(&x->f);
+    assert_int_equal(x->f.fast_calls, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -816,6 +1136,13 @@ int main(void)
         cmocka_unit_test_setup(test_bad_arguments, setup),
         cmocka_unit_test_setup(test_ops_table, setup),
         cmocka_unit_test_setup(test_eeprom_driver_on_the_bus, setup),
+        cmocka_unit_test_setup(test_phases_are_their_minimum_without_overhead, setup),
+        cmocka_unit_test_setup(test_overhead_counts_towards_the_phase, setup),
+        cmocka_unit_test_setup(test_interrupts_only_lengthen_a_phase, setup),
+        cmocka_unit_test_setup(test_late_sda_keeps_its_setup_time, setup),
+        cmocka_unit_test_setup(test_tick_counter_wraps_mid_transfer, setup),
+        cmocka_unit_test_setup(test_plain_pins, setup),
+        cmocka_unit_test_setup(test_clock_that_stands_still, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
