@@ -140,10 +140,17 @@ void i2c_bitbang_init(i2c_bitbang *bus, const i2c_pins *pins, void *ctx, uint32_
         bus->fast = pins;
         bus->fast_ctx = ctx;
         /* Converted once here: no division per bit. */
-        uint32_t *ns = &bus->t.low, *ticks = &bus->ticks.low;
-        for (size_t i = 0; i < sizeof bus->t / sizeof bus->t.low; i++) {
-            ticks[i] = pins->ticks_of_ns(ctx, ns[i]);
-        }
+        const i2c_timing *ns = &bus->t;
+        i2c_timing *ticks = &bus->ticks;
+        ticks->low = pins->ticks_of_ns(ctx, ns->low);
+        ticks->high = pins->ticks_of_ns(ctx, ns->high);
+        ticks->su_sta = pins->ticks_of_ns(ctx, ns->su_sta);
+        ticks->hd_sta = pins->ticks_of_ns(ctx, ns->hd_sta);
+        ticks->su_sto = pins->ticks_of_ns(ctx, ns->su_sto);
+        ticks->buf = pins->ticks_of_ns(ctx, ns->buf);
+        ticks->hd_dat = pins->ticks_of_ns(ctx, ns->hd_dat);
+        ticks->su_dat = pins->ticks_of_ns(ctx, ns->su_dat);
+        ticks->period = pins->ticks_of_ns(ctx, ns->period);
         /* clock_low() counts on it; true of every mode, kept if rounded. */
         if (bus->ticks.su_dat > bus->ticks.low) {
             bus->ticks.low = bus->ticks.su_dat;

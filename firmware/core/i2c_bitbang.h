@@ -84,6 +84,7 @@ typedef struct i2c_pins {
  * 0.7 VDD, tr is 0.85 RC). In fast mode tLOW + tf + tHIGH + tr is exactly
  * the 2.5 us period; `period` is 1/hz, and `high` is lengthened to fill it.
  */
+/* Adding a field: convert it in i2c_bitbang_init() too. */
 typedef struct i2c_timing {
     uint32_t low, high, su_sta, hd_sta, su_sto, buf, hd_dat, su_dat, period;
 } i2c_timing;
