@@ -334,8 +334,14 @@ the phases are the master's own result line (its SysTick).
 | Blue Pill, 24M01 | {check:.3f} | {connect:.3f} | {erase:.3f} | {write:.3f} | {verify:.3f} | {start:.3f} | {job:.3f} | {total:.3f} | {theirs:.3f} | **{ratio:.3f}** |
 
 Bytes on the I2C bus: {i2c}; to the target {tt}, back {th}; Read Memory
-commands {reads}, RAM programs run {progs}.
-""".format(container=m["container_bytes"], check=p["check"] / 1000.0,
+commands {reads}, RAM programs run {progs}. The check pass reads the whole
+container over I2C at {rate:.0f} bytes a second (9 clocks a byte: an SCL
+of {scl:.0f} kHz on average, framing included), and the write pass reads it
+again while it programs, so the EEPROM costs about twice the check column;
+the verify is the RAM CRC program's, with nothing read back.
+""".format(rate=m["container_bytes"] / (p["check"] / 1000.0),
+           scl=m["container_bytes"] * 9 / (p["check"] / 1000.0) / 1000.0,
+           container=m["container_bytes"], check=p["check"] / 1000.0,
            connect=p["connect"] / 1000.0, erase=p["erase"] / 1000.0, write=p["write"] / 1000.0,
            verify=p["verify"] / 1000.0, start=p["start"] / 1000.0, job=m["job_ms"] / 1000.0,
            total=m["seconds_press_to_result"], theirs=theirs["virtual_seconds"],
