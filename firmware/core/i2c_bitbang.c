@@ -151,7 +151,7 @@ void i2c_bitbang_init(i2c_bitbang *bus, const i2c_pins *pins, void *ctx, uint32_
         ticks->hd_dat = pins->ticks_of_ns(ctx, ns->hd_dat);
         ticks->su_dat = pins->ticks_of_ns(ctx, ns->su_dat);
         ticks->period = pins->ticks_of_ns(ctx, ns->period);
-        /* clock_low() counts on it; true of every mode, kept if rounded. */
+        /* sda_set() counts on it: true of every mode, kept if rounding broke it. */
         if (bus->ticks.su_dat > bus->ticks.low) {
             bus->ticks.low = bus->ticks.su_dat;
         }
