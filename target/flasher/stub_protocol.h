@@ -1,0 +1,78 @@
+/*
+ * The stub flasher's wire protocol (docs/spec/stub.md), shared by the
+ * program that runs on the target (target/flasher/flasher.c) and the host.
+ * Everything little-endian. Version 1.
+ */
+#ifndef STM32ISP_STUB_PROTOCOL_H
+#define STM32ISP_STUB_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STUB_SIGNATURE 0x42555473u /* "sTUB" */
+#define STUB_VERSION   1u
+
+/* Frame: SOF, type, seq, len (2), payload (len), CRC-32 (4) over type..payload. */
+#define STUB_SOF          0xA5u
+#define STUB_HEADER_BYTES 5u   /* SOF type seq len */
+#define STUB_MAX_DATA     512u /* fits 4 buffers in the 0x420 part's 7.5 KiB */
+#define STUB_MAX_PAYLOAD  (STUB_MAX_DATA + 8u)
+#define STUB_WINDOW       4u /* frames the host may have unanswered */
+
+/* Host -> stub. The reply is type | STUB_REPLY, same seq, payload[0] a status. */
+#define STUB_CMD_PING    0x01u /* anything: echoed after the status and counters */
+#define STUB_CMD_BAUD    0x02u /* u32 new rate, u32 host's current rate, u32 sync window ms */
+#define STUB_CMD_DECLARE 0x03u /* u32 page size, then n x (u32 address, u32 length), n <= 8 */
+#define STUB_CMD_ERASE   0x04u /* u32 address, u32 length (pages); or 0xFFFFFFFF, 0: mass */
+#define STUB_CMD_WRITE   0x05u /* u32 address, then data (even, <= STUB_MAX_DATA bytes) */
+#define STUB_CMD_CRC     0x06u /* n x (u32 address, u32 length), n <= 8 -> u32 CRC */
+#define STUB_CMD_READ    0x07u /* u32 address, u32 length (<= STUB_MAX_DATA) -> data */
+#define STUB_CMD_START   0x08u /* u32 vector table: jump; 0xFFFFFFFF: SYSRESETREQ */
+#define STUB_CMD_RESET   0x09u /* SYSRESETREQ */
+#define STUB_CMD_SYNC    0x0Au /* the first frame at a new rate */
+#define STUB_REPLY       0x80u
+/* Stub -> host on its own. */
+#define STUB_HELLO 0xC0u /* seq 0; see stub.md for the payload */
+#define STUB_NAK   0xFFu /* a frame refused before it ran: payload[0] a status */
+
+#define STUB_MAX_RANGES 8u
+
+/* Clock sources the hello reports. */
+#define STUB_CLOCK_HSI     0u /* the PLL did not lock: HSI 8 MHz */
+#define STUB_CLOCK_HSI_PLL 1u /* HSI/2 x16 = 64 MHz */
+#define STUB_CLOCK_HSE_PLL 2u /* HSE 8 MHz x9 = 72 MHz */
+
+/* Reply statuses. */
+#define STUB_STATUS_LIST(X)                                                                        \
+    X(OK, 0)                                                                                       \
+    X(BAD_CRC, 1)        /* frame CRC wrong: not executed */                                       \
+    X(BAD_LENGTH, 2)     /* payload too long or of the wrong shape */                              \
+    X(BAD_TYPE, 3)       /* unknown command */                                                     \
+    X(BAD_SEQ, 4)        /* not the sequence number expected: go back */                           \
+    X(DUPLICATE, 5)      /* this sequence number already ran */                                    \
+    X(NOT_DECLARED, 6)   /* outside the declared ranges */                                         \
+    X(BAD_ALIGN, 7)      /* odd address or length, not a page */                                   \
+    X(PGERR, 8)          /* FLASH_SR.PGERR: half-word not erased */                                \
+    X(WRPRTERR, 9)       /* FLASH_SR.WRPRTERR: page write protected */                             \
+    X(FLASH_TIMEOUT, 10) /* FLASH_SR.BSY never cleared */                                          \
+    X(VERIFY, 11)        /* read back differs though no error flag */                              \
+    X(LOCKED, 12)        /* FPEC unlock sequence failed */                                         \
+    X(BAD_RATE, 13)      /* rate not reachable within 2 % */                                       \
+    X(OVERFLOW, 14)      /* more frames than the window */
+
+enum stub_status {
+#define STUB_STATUS_ENUM(name, value) STUB_STATUS_##name = value,
+    STUB_STATUS_LIST(STUB_STATUS_ENUM)
+#undef STUB_STATUS_ENUM
+};
+
+/* The blob the host build makes from flasher.c (stub_blob.c, generated). */
+typedef struct stub_program {
+    const uint8_t *code;
+    size_t size;        /* bytes, loaded at the part's free-RAM start */
+    size_t stack_bytes; /* below the stack pointer the host gives it */
+} stub_program;
+
+extern const stub_program stub_program_f1;
+
+#endif
