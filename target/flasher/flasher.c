@@ -40,22 +40,23 @@
 #define GPIOA_CRH  0x40010804u
 #define GPIOA_BSRR 0x40010810u
 /* USART1 (RM0008 27.6). */
-#define U1      0x40013800u
-#define U_SR    (U1 + 0x00u)
-#define U_DR    (U1 + 0x04u)
-#define U_BRR   (U1 + 0x08u)
-#define U_CR1   (U1 + 0x0Cu)
-#define U_CR2   (U1 + 0x10u)
-#define U_CR3   (U1 + 0x14u)
-#define SR_PE   (1u << 0)
-#define SR_FE   (1u << 1)
-#define SR_NE   (1u << 2)
-#define SR_ORE  (1u << 3)
-#define SR_RXNE (1u << 5)
-#define SR_TC   (1u << 6)
-#define SR_TXE  (1u << 7)
-#define CR1_UE  (1u << 13)
-#define CR1_8E1 0x340Cu /* UE, M (8 data + parity), PCE even, TE, RE: as AN3155 */
+#define U1         0x40013800u
+#define U_SR       (U1 + 0x00u)
+#define U_DR       (U1 + 0x04u)
+#define U_BRR      (U1 + 0x08u)
+#define U_CR1      (U1 + 0x0Cu)
+#define U_CR2      (U1 + 0x10u)
+#define U_CR3      (U1 + 0x14u)
+#define SR_PE      (1u << 0)
+#define SR_FE      (1u << 1)
+#define SR_NE      (1u << 2)
+#define SR_ORE     (1u << 3)
+#define SR_RXNE    (1u << 5)
+#define SR_TC      (1u << 6)
+#define SR_TXE     (1u << 7)
+#define CR1_UE     (1u << 13)
+#define CR1_8E1    0x340Cu /* UE, M (8 data + parity), PCE even, TE, RE: as AN3155 */
+#define CR1_RXNEIE (1u << 5)
 /* Flash interface (RM0008 3.3.3, PM0075 3). */
 #define FLASH_ACR      0x40022000u
 #define FLASH_KEYR     0x40022004u
@@ -80,17 +81,23 @@
 #define SYSMEM_BASE    0x1FFFF000u
 #define SYSMEM_END     0x1FFFF810u /* system memory and option bytes, readable */
 /* The core (PM0056 4.4, 4.5). */
-#define SYST_CSR    0xE000E010u
-#define SYST_RVR    0xE000E014u
-#define SYST_CVR    0xE000E018u
-#define CSR_ON      0x5u /* ENABLE, CLKSOURCE = HCLK, no interrupt */
-#define CSR_WRAPPED (1u << 16)
-#define SCB_VTOR    0xE000ED08u
-#define SCB_AIRCR   0xE000ED0Cu
-#define AIRCR_RESET 0x05FA0004u
-#define IWDG_KR     0x40003000u
-#define IWDG_RELOAD 0xAAAAu
-#define CRC32_POLY  0xEDB88320u
+#define SYST_CSR       0xE000E010u
+#define SYST_RVR       0xE000E014u
+#define SYST_CVR       0xE000E018u
+#define CSR_ON         0x7u /* ENABLE, TICKINT (to wake WFI), CLKSOURCE = HCLK */
+#define CSR_WRAPPED    (1u << 16)
+#define SCB_ICSR       0xE000ED04u
+#define ICSR_PENDSTCLR (1u << 25)
+#define NVIC_ISER1     0xE000E104u
+#define NVIC_ICER1     0xE000E184u
+#define NVIC_ICPR1     0xE000E284u
+#define IRQ_USART1     (1u << (37u - 32u)) /* RM0008 table 63 */
+#define SCB_VTOR       0xE000ED08u
+#define SCB_AIRCR      0xE000ED0Cu
+#define AIRCR_RESET    0x05FA0004u
+#define IWDG_KR        0x40003000u
+#define IWDG_RELOAD    0xAAAAu
+#define CRC32_POLY     0xEDB88320u
 
 /* Bounds, in milliseconds of SysTick. */
 #define HSE_WAIT_MS     20u   /* DS5319 table 22: tSU(HSE) 2 ms typical */
@@ -123,7 +130,7 @@ typedef struct stub {
     /* transmitter, and the two words of the reply being built */
     uint32_t tx_crc, v1, v2;
     /* clock and rate */
-    uint32_t clock, brr;
+    uint32_t clock, hsi_mul, brr; /* hsi_mul: PCLK2 / f_HSI, 0 on the HSE */
     uint32_t info[INFO_WORDS];
     uint32_t switch_from, switch_ms, switch_window; /* a rate switch not yet synced */
     /* declared ranges */
@@ -170,6 +177,7 @@ static void tick(stub *s)
 {
     if ((REG(SYST_CSR) & CSR_WRAPPED) != 0) {
         s->ms++;
+        REG(SCB_ICSR) = ICSR_PENDSTCLR; /* PRIMASK keeps it from being taken */
         REG(IWDG_KR) = IWDG_RELOAD;
     }
 }
@@ -270,14 +278,15 @@ static void poll(stub *s)
     rx_byte(s, b);
 }
 
-/* Waits (bounded) until (REG(address) & mask) == value, serving the
- * receiver meanwhile. */
-static uint32_t wait_poll(stub *s, uint32_t address, uint32_t mask, uint32_t value, uint32_t ms)
+/* Waits, at most `ms` (with WAIT_CLEAR: for the bits of mask to clear,
+ * else to be set), serving the receiver meanwhile. Returns 0 on timeout. */
+#define WAIT_CLEAR 0x80000000u
+static uint32_t wait_poll(stub *s, uint32_t address, uint32_t mask, uint32_t ms)
 {
-    uint32_t start = s->ms;
-    while ((REG(address) & mask) != value) {
+    uint32_t start = s->ms, want = (ms & WAIT_CLEAR) != 0 ? 0u : mask;
+    while ((REG(address) & mask) != want) {
         poll(s);
-        if (s->ms - start > ms) {
+        if (s->ms - start > (ms & ~WAIT_CLEAR)) {
             return 0;
         }
     }
@@ -286,7 +295,7 @@ static uint32_t wait_poll(stub *s, uint32_t address, uint32_t mask, uint32_t val
 
 static void send_raw(stub *s, uint32_t b)
 {
-    wait_poll(s, U_SR, SR_TXE, SR_TXE, TX_WAIT_MS);
+    wait_poll(s, U_SR, SR_TXE, TX_WAIT_MS);
     REG(U_DR) = b & 0xFFu;
 }
 
@@ -348,7 +357,8 @@ static void usart_setup(stub *s, uint32_t brr)
     REG(U_CR2) = 0;
     REG(U_CR3) = 0;
     REG(U_BRR) = brr;
-    REG(U_CR1) = CR1_8E1;
+    REG(U_CR1) = CR1_8E1 | CR1_RXNEIE; /* RXNE wakes WFI; PRIMASK masks the IRQ */
+    REG(NVIC_ISER1) = IRQ_USART1;
     (void)REG(U_SR);
     (void)REG(U_DR);
     s->brr = brr;
@@ -382,32 +392,37 @@ static void clock_setup(stub *s)
 {
     REG(RCC_CR) |= CR_HSION;
     set_systick(8000000u);
-    wait_poll(s, RCC_CR, CR_HSIRDY, CR_HSIRDY, 2u);
+    wait_poll(s, RCC_CR, CR_HSIRDY, 2u);
     REG(RCC_CFGR) = 0; /* SYSCLK = HSI, every bus /1 */
-    wait_poll(s, RCC_CFGR, CFGR_SWS_MASK, 0u, 2u);
+    wait_poll(s, RCC_CFGR, CFGR_SWS_MASK, WAIT_CLEAR | 2u);
     REG(RCC_CR) &= ~CR_PLLON; /* PLL settings are writable only when off */
-    wait_poll(s, RCC_CR, CR_PLLRDY, 0u, 2u);
+    wait_poll(s, RCC_CR, CR_PLLRDY, WAIT_CLEAR | 2u);
     REG(RCC_CR) |= CR_HSEON;
     uint32_t cfgr;
-    if (wait_poll(s, RCC_CR, CR_HSERDY, CR_HSERDY, HSE_WAIT_MS)) {
+    if (wait_poll(s, RCC_CR, CR_HSERDY, HSE_WAIT_MS)) {
         cfgr = CFGR_PLLSRC | CFGR_PLLMUL(9u) | CFGR_PPRE1_2;
         s->clock = STUB_CLOCK_HSE_PLL;
+        PCLK(s) = 72000000u; /* the crystal's: exact */
     } else {
         REG(RCC_CR) &= ~CR_HSEON;
         cfgr = CFGR_PLLMUL(16u) | CFGR_PPRE1_2;
         s->clock = STUB_CLOCK_HSI_PLL;
+        s->hsi_mul = 8u; /* PCLK2 = 8 f_HSI */
+        PCLK(s) = 64000000u;
     }
     REG(RCC_CFGR) = cfgr;
     REG(FLASH_ACR) = ACR_72MHZ;
     REG(RCC_CR) |= CR_PLLON;
-    if (wait_poll(s, RCC_CR, CR_PLLRDY, CR_PLLRDY, PLL_WAIT_MS)) {
+    if (wait_poll(s, RCC_CR, CR_PLLRDY, PLL_WAIT_MS)) {
         REG(RCC_CFGR) = cfgr | CFGR_SW_PLL;
-        if (wait_poll(s, RCC_CFGR, CFGR_SWS_MASK, CFGR_SWS_PLL, 2u)) {
+        if (wait_poll(s, RCC_CFGR, CFGR_SWS_PLL, 2u)) {
             return;
         }
     }
     REG(RCC_CFGR) = 0;
     s->clock = STUB_CLOCK_HSI;
+    s->hsi_mul = 1u;
+    PCLK(s) = 8000000u;
 }
 
 /* Back to the reset clock (HSI, PLL and HSE off, no wait states) for the
@@ -415,8 +430,13 @@ static void clock_setup(stub *s)
 static void clock_restore(stub *s)
 {
     REG(SYST_CSR) = 0;
+    /* Nothing pending for the application once it clears PRIMASK. */
+    REG(U_CR1) = CR1_8E1;
+    REG(NVIC_ICER1) = IRQ_USART1;
+    REG(NVIC_ICPR1) = IRQ_USART1;
+    REG(SCB_ICSR) = ICSR_PENDSTCLR;
     REG(RCC_CFGR) &= ~3u;
-    wait_poll(s, RCC_CFGR, CFGR_SWS_MASK, 0u, 2u);
+    wait_poll(s, RCC_CFGR, CFGR_SWS_MASK, WAIT_CLEAR | 2u);
     REG(RCC_CFGR) = 0;
     REG(RCC_CR) &= ~(CR_PLLON | CR_HSEON);
     REG(FLASH_ACR) = ACR_RESET;
@@ -432,17 +452,9 @@ static void clock_restore(stub *s)
  */
 static void calibrate(stub *s, uint32_t host_baud)
 {
-    uint32_t mul = s->clock == STUB_CLOCK_HSE_PLL ? 0u : s->clock == STUB_CLOCK_HSI_PLL ? 8u : 1u;
-    uint32_t nominal = mul == 0u ? 72000000u : mul * 8000000u;
-    if (BRR_ROM(s) == 0) {
-        PCLK(s) = nominal;
-        BAUD(s) = host_baud != 0 ? host_baud : 115200u;
-        return;
-    }
-    uint32_t b0 = 24000000u / BRR_ROM(s); /* HSI taken as nominal */
-    if (host_baud != 0) {
-        b0 = host_baud;
-    } else {
+    uint32_t b0 = host_baud;
+    if (b0 == 0 && BRR_ROM(s) != 0) {
+        b0 = 24000000u / BRR_ROM(s); /* the HSI taken as nominal, then snapped */
         for (uint32_t base = 1200u; base <= 1800u; base += 600u) {
             for (uint32_t r = base; r <= 230400u; r *= 2u) {
                 uint32_t off = r > b0 ? r - b0 : b0 - r;
@@ -452,8 +464,10 @@ static void calibrate(stub *s, uint32_t host_baud)
             }
         }
     }
-    BAUD(s) = b0;
-    PCLK(s) = mul == 0u ? nominal : mul * (BRR_ROM(s) * b0 / 3u);
+    BAUD(s) = b0 != 0 ? b0 : 115200u;
+    if (s->hsi_mul != 0 && BRR_ROM(s) != 0) {
+        PCLK(s) = s->hsi_mul * (BRR_ROM(s) * BAUD(s) / 3u);
+    }
 }
 
 /* ---- flash ---------------------------------------------------------- */
@@ -483,7 +497,7 @@ static uint32_t readable(const stub *s, uint32_t address, uint32_t len)
  * the controller's error flags by name (PM0075 3.4). */
 static uint32_t fpec_wait(stub *s, uint32_t ms)
 {
-    uint32_t done = wait_poll(s, FLASH_SR, FSR_BSY, 0u, ms);
+    uint32_t done = wait_poll(s, FLASH_SR, FSR_BSY, WAIT_CLEAR | ms);
     uint32_t sr = REG(FLASH_SR);
     REG(FLASH_SR) = FSR_PGERR | FSR_WRPRTERR | FSR_EOP; /* write 1 to clear */
     if (!done) {
@@ -686,8 +700,8 @@ static void execute(stub *s, const slot *sl)
         if (type == STUB_CMD_RESET || len != 4u) {
             a = 0xFFFFFFFFu;
         }
-        if (a != 0xFFFFFFFFu && (!readable(s, a, 8) || (a & 0x7Fu) != 0)) {
-            status = STUB_STATUS_BAD_ALIGN; /* VTOR needs 128-byte alignment (PM0056 4.4.4) */
+        if (a != 0xFFFFFFFFu && (!readable(s, a, 8) || (a & 0x1FFu) != 0)) {
+            status = STUB_STATUS_BAD_ALIGN; /* VTOR: TBLOFF is bits 29:9 (PM0056 4.4.4) */
         }
     } else if (type != STUB_CMD_SYNC) {
         status = STUB_STATUS_BAD_TYPE;
@@ -697,7 +711,7 @@ static void execute(stub *s, const slot *sl)
         (brr == 0 && type != STUB_CMD_START && type != STUB_CMD_RESET)) {
         return;
     }
-    wait_poll(s, U_SR, SR_TC, SR_TC, TX_WAIT_MS); /* the reply out at the old rate */
+    wait_poll(s, U_SR, SR_TC, TX_WAIT_MS); /* the reply out at the old rate */
     if (brr == 0) {
         start_application(s, a);
     }
@@ -730,6 +744,15 @@ static __attribute__((noreturn)) void run(stub *s)
             }
             if (s->ms - s->last_ms > IDLE_RESET_MS) {
                 system_reset(); /* the host is gone: back to the ROM or the application */
+            }
+            /* Nothing to do until a byte or the next millisecond: sleep.
+             * With PRIMASK set, a pending RXNE interrupt or SysTick wakes
+             * WFI without being taken (PM0056 2.5.2); the USART's latched
+             * pending bit is cleared first, and one that comes after the
+             * check makes WFI return at once. */
+            REG(NVIC_ICPR1) = IRQ_USART1;
+            if ((REG(U_SR) & SR_RXNE) == 0) {
+                __asm__ volatile("wfi" ::: "memory");
             }
             continue;
         }
