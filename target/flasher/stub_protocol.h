@@ -42,29 +42,60 @@
 #define STUB_CLOCK_HSI_PLL 1u /* HSI/2 x16 = 64 MHz */
 #define STUB_CLOCK_HSE_PLL 2u /* HSE 8 MHz x9 = 72 MHz */
 
-/* Reply statuses. */
-#define STUB_STATUS_LIST(X)                                                                        \
-    X(OK, 0)                                                                                       \
-    X(BAD_CRC, 1)        /* frame CRC wrong: not executed */                                       \
-    X(BAD_LENGTH, 2)     /* payload too long or of the wrong shape */                              \
-    X(BAD_TYPE, 3)       /* unknown command */                                                     \
-    X(BAD_SEQ, 4)        /* not the sequence number expected: go back */                           \
-    X(DUPLICATE, 5)      /* this sequence number already ran */                                    \
-    X(NOT_DECLARED, 6)   /* outside the declared ranges */                                         \
-    X(BAD_ALIGN, 7)      /* odd address or length, not a page */                                   \
-    X(PGERR, 8)          /* FLASH_SR.PGERR: half-word not erased */                                \
-    X(WRPRTERR, 9)       /* FLASH_SR.WRPRTERR: page write protected */                             \
-    X(FLASH_TIMEOUT, 10) /* FLASH_SR.BSY never cleared */                                          \
-    X(VERIFY, 11)        /* read back differs though no error flag */                              \
-    X(LOCKED, 12)        /* FPEC unlock sequence failed */                                         \
-    X(BAD_RATE, 13)      /* rate not reachable within 2 % */                                       \
-    X(OVERFLOW, 14)      /* more frames than the window */
-
+/* Reply statuses: the byte after the frame header of every reply and NAK. */
 enum stub_status {
-#define STUB_STATUS_ENUM(name, value) STUB_STATUS_##name = value,
-    STUB_STATUS_LIST(STUB_STATUS_ENUM)
-#undef STUB_STATUS_ENUM
+    STUB_STATUS_OK = 0,
+    STUB_STATUS_BAD_CRC = 1,        /* frame CRC wrong: not executed */
+    STUB_STATUS_BAD_LENGTH = 2,     /* payload too long or of the wrong shape */
+    STUB_STATUS_BAD_TYPE = 3,       /* unknown command */
+    STUB_STATUS_BAD_SEQ = 4,        /* not the sequence number expected: go back */
+    STUB_STATUS_DUPLICATE = 5,      /* this sequence number already ran */
+    STUB_STATUS_NOT_DECLARED = 6,   /* outside the declared ranges (or the flash) */
+    STUB_STATUS_BAD_ALIGN = 7,      /* odd address or length, not a page */
+    STUB_STATUS_PGERR = 8,          /* FLASH_SR.PGERR: half-word not erased */
+    STUB_STATUS_WRPRTERR = 9,       /* FLASH_SR.WRPRTERR: page write protected */
+    STUB_STATUS_FLASH_TIMEOUT = 10, /* FLASH_SR.BSY never cleared */
+    STUB_STATUS_VERIFY = 11,        /* read back differs though no error flag */
+    STUB_STATUS_LOCKED = 12,        /* FPEC unlock sequence failed */
+    STUB_STATUS_BAD_RATE = 13,      /* rate not reachable within 2 % */
 };
+
+/* The host's name for a status (the stub never calls it). */
+static inline const char *stub_status_name(unsigned status)
+{
+    switch (status) {
+    case STUB_STATUS_OK:
+        return "OK";
+    case STUB_STATUS_BAD_CRC:
+        return "BAD_CRC";
+    case STUB_STATUS_BAD_LENGTH:
+        return "BAD_LENGTH";
+    case STUB_STATUS_BAD_TYPE:
+        return "BAD_TYPE";
+    case STUB_STATUS_BAD_SEQ:
+        return "BAD_SEQ";
+    case STUB_STATUS_DUPLICATE:
+        return "DUPLICATE";
+    case STUB_STATUS_NOT_DECLARED:
+        return "NOT_DECLARED";
+    case STUB_STATUS_BAD_ALIGN:
+        return "BAD_ALIGN";
+    case STUB_STATUS_PGERR:
+        return "PGERR";
+    case STUB_STATUS_WRPRTERR:
+        return "WRPRTERR";
+    case STUB_STATUS_FLASH_TIMEOUT:
+        return "FLASH_TIMEOUT";
+    case STUB_STATUS_VERIFY:
+        return "VERIFY";
+    case STUB_STATUS_LOCKED:
+        return "LOCKED";
+    case STUB_STATUS_BAD_RATE:
+        return "BAD_RATE";
+    default:
+        return "?";
+    }
+}
 
 /* The blob the host build makes from flasher.c (stub_blob.c, generated). */
 typedef struct stub_program {

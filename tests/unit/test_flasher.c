@@ -40,6 +40,10 @@ typedef struct frame {
     uint8_t payload[STUB_MAX_PAYLOAD + 16u];
 } frame;
 
+/* Statuses compared by name: a failure says "PGERR", not 8. */
+#define assert_status(f, want)                                                                     \
+    assert_string_equal(stub_status_name((f)->status), stub_status_name(want))
+
 static uint32_t crc32_ieee(uint32_t crc, const uint8_t *p, size_t n)
 {
     crc = ~crc;
@@ -85,6 +89,7 @@ static void send_frame(link *l, uint8_t type, uint8_t seq, const uint8_t *payloa
 static bool recv_frame(link *l, frame *f, uint32_t timeout_ms)
 {
     uint8_t b = 0;
+    memset(f, 0, sizeof *f);
     do {
         if (host_recv(l->sim, &b, 1, timeout_ms) != 1) {
             return false;
@@ -156,7 +161,7 @@ static void start_stub(link *l, blsim *sim, frame *hello)
     l->baud = 115200;
     assert_int_equal(host_sync(sim), ACK);
     const stub_program *p = &stub_program_f1;
-    uint8_t code[4096];
+    uint8_t code[4096] = {0};
     assert_true(p->size <= sizeof code);
     memcpy(code, p->code, p->size);
     put32(code, STACK_TOP);                  /* word 0: the stack pointer Go loads */
@@ -173,7 +178,7 @@ static void start_stub(link *l, blsim *sim, frame *hello)
     }
     assert_true(got);
     assert_int_equal(hello->type, STUB_HELLO);
-    assert_int_equal(hello->status, STUB_STATUS_OK);
+    assert_status(hello, STUB_STATUS_OK);
     assert_int_equal(hello->v1, STUB_VERSION);
     assert_int_equal(blsim_get_state(sim), BLSIM_STATE_RAM_PROGRAM);
 }
@@ -187,7 +192,7 @@ static bool switch_rate(link *l, uint32_t rate, uint32_t host_rate, frame *reply
     put32(p + 4, l->baud);
     put32(p + 8, 50); /* sync window, ms */
     *reply = *command(l, STUB_CMD_BAUD, p, sizeof p, 100);
-    assert_int_equal(reply->status, STUB_STATUS_OK);
+    assert_status(reply, STUB_STATUS_OK);
     blsim_set_host_baud(l->sim, host_rate);
     blsim_idle(l->sim, 100); /* the stub's reply left; it switches at TC */
     frame f;
@@ -212,7 +217,7 @@ static frame *ping(link *l)
 {
     uint8_t echo[3] = {1, 2, 3};
     frame *f = command(l, STUB_CMD_PING, echo, sizeof echo, 50);
-    assert_int_equal(f->status, STUB_STATUS_OK);
+    assert_status(f, STUB_STATUS_OK);
     assert_int_equal(f->len, 9 + sizeof echo);
     assert_memory_equal(f->payload + 9, echo, sizeof echo);
     return f;
@@ -261,7 +266,7 @@ static void write_windowed(link *l, uint32_t address, const uint8_t *image, size
         assert_true(recv_frame(l, &f, 200));
         assert_int_equal(f.type, STUB_CMD_WRITE | STUB_REPLY);
         assert_int_equal(f.seq, (uint8_t)(base + done));
-        assert_int_equal(f.status, STUB_STATUS_OK);
+        assert_status(&f, STUB_STATUS_OK);
         done++;
     }
     l->seq = (uint8_t)(base + blocks);
@@ -273,7 +278,7 @@ static uint32_t crc_of(link *l, uint32_t address, uint32_t len)
     put32(p, address);
     put32(p + 4, len);
     frame *f = command(l, STUB_CMD_CRC, p, sizeof p, 500);
-    assert_int_equal(f->status, STUB_STATUS_OK);
+    assert_status(f, STUB_STATUS_OK);
     return f->v1;
 }
 
@@ -292,9 +297,9 @@ static void random_image(uint8_t *image, size_t size, unsigned seed)
  * from the erase to the CRC's reply. */
 static uint64_t program_64k(link *l, const uint8_t *image)
 {
-    assert_int_equal(declare(l, FLASH, IMAGE)->status, STUB_STATUS_OK);
+    assert_status(declare(l, FLASH, IMAGE), STUB_STATUS_OK);
     uint64_t t0 = blsim_now_ns(l->sim);
-    assert_int_equal(erase(l, 0xFFFFFFFFu, 0)->status, STUB_STATUS_OK);
+    assert_status(erase(l, 0xFFFFFFFFu, 0), STUB_STATUS_OK);
     write_windowed(l, FLASH, image, IMAGE);
     assert_int_equal(crc_of(l, FLASH, IMAGE), crc32_ieee(0, image, IMAGE));
     uint64_t took = blsim_now_ns(l->sim) - t0;
@@ -331,7 +336,7 @@ static void test_flash_64k_at_2mbaud_and_start(void **state)
     put32(p, FLASH + 0x1234u);
     put32(p + 4, BLOCK);
     frame *r = command(&l, STUB_CMD_READ, p, sizeof p, 50);
-    assert_int_equal(r->status, STUB_STATUS_OK);
+    assert_status(r, STUB_STATUS_OK);
     assert_int_equal(r->len, 9 + BLOCK);
     assert_memory_equal(r->payload + 9, image + 0x1234, BLOCK);
     /* No byte lost at 2 Mbaud while the flash was busy. */
@@ -339,7 +344,7 @@ static void test_flash_64k_at_2mbaud_and_start(void **state)
 
     /* Start the application: the stub jumps to its vector table. */
     put32(p, FLASH);
-    assert_int_equal(command(&l, STUB_CMD_START, p, 4, 50)->status, STUB_STATUS_OK);
+    assert_status(command(&l, STUB_CMD_START, p, 4, 50), STUB_STATUS_OK);
     blsim_idle(l.sim, 1000);
     assert_int_equal(blsim_get_state(l.sim), BLSIM_STATE_APP);
     const blsim_app_entry *e = blsim_get_app_entry(l.sim);
@@ -365,7 +370,7 @@ static void test_flash_64k_at_115200(void **state)
     assert_int_equal(ping(&l)->v1, 0u);
     /* Reset: SYSRESETREQ, BOOT0 still high, so the ROM again. */
     uint64_t resets = blsim_get_stats(l.sim)->resets;
-    assert_int_equal(command(&l, STUB_CMD_RESET, NULL, 0, 50)->status, STUB_STATUS_OK);
+    assert_status(command(&l, STUB_CMD_RESET, NULL, 0, 50), STUB_STATUS_OK);
     blsim_idle(l.sim, 10000);
     assert_int_equal(blsim_get_stats(l.sim)->resets, resets + 1);
     assert_int_equal(blsim_get_state(l.sim), BLSIM_STATE_WAIT_SYNC);
@@ -383,33 +388,33 @@ static void test_refusals_and_flash_errors(void **state)
     memset(data, 0x5A, sizeof data);
 
     /* Nothing declared yet: refused. */
-    assert_int_equal(write_block(&l, FLASH, data, 64)->status, STUB_STATUS_NOT_DECLARED);
-    assert_int_equal(declare(&l, FLASH, 4096)->status, STUB_STATUS_OK);
-    assert_int_equal(erase(&l, FLASH, 2048)->status, STUB_STATUS_OK);
+    assert_status(write_block(&l, FLASH, data, 64), STUB_STATUS_NOT_DECLARED);
+    assert_status(declare(&l, FLASH, 4096), STUB_STATUS_OK);
+    assert_status(erase(&l, FLASH, 2048), STUB_STATUS_OK);
     /* Outside the declared range: refused, flash untouched. */
     frame *f = write_block(&l, FLASH + 8192, data, 64);
-    assert_int_equal(f->status, STUB_STATUS_NOT_DECLARED);
+    assert_status(f, STUB_STATUS_NOT_DECLARED);
     assert_int_equal(blsim_flash_const(l.sim)[8192], 0xFF);
-    assert_int_equal(erase(&l, FLASH + 4096, 1024)->status, STUB_STATUS_NOT_DECLARED);
-    assert_int_equal(erase(&l, 0xFFFFFFFFu, 0)->status, STUB_STATUS_NOT_DECLARED); /* not all */
+    assert_status(erase(&l, FLASH + 4096, 1024), STUB_STATUS_NOT_DECLARED);
+    assert_status(erase(&l, 0xFFFFFFFFu, 0), STUB_STATUS_NOT_DECLARED); /* not all */
     /* Astride the range's end, odd address, unaligned erase. */
     assert_int_equal(write_block(&l, FLASH + 4096 - 32, data, 64)->status,
                      STUB_STATUS_NOT_DECLARED);
-    assert_int_equal(write_block(&l, FLASH + 1, data, 64)->status, STUB_STATUS_BAD_ALIGN);
-    assert_int_equal(erase(&l, FLASH + 512, 1024)->status, STUB_STATUS_BAD_ALIGN);
+    assert_status(write_block(&l, FLASH + 1, data, 64), STUB_STATUS_BAD_ALIGN);
+    assert_status(erase(&l, FLASH + 512, 1024), STUB_STATUS_BAD_ALIGN);
     /* Declared ranges outside the flash are refused. */
-    assert_int_equal(declare(&l, 0x20000000u, 1024)->status, STUB_STATUS_NOT_DECLARED);
-    assert_int_equal(declare(&l, FLASH, 4096)->status, STUB_STATUS_OK);
+    assert_status(declare(&l, 0x20000000u, 1024), STUB_STATUS_NOT_DECLARED);
+    assert_status(declare(&l, FLASH, 4096), STUB_STATUS_OK);
 
     /* A write onto programmed flash: PGERR, with the half-word's address. */
-    assert_int_equal(write_block(&l, FLASH, data, 64)->status, STUB_STATUS_OK);
+    assert_status(write_block(&l, FLASH, data, 64), STUB_STATUS_OK);
     data[10] = 0x00;
     f = write_block(&l, FLASH, data, 64);
-    assert_int_equal(f->status, STUB_STATUS_PGERR);
+    assert_status(f, STUB_STATUS_PGERR);
     assert_int_equal(f->v1, FLASH);
     /* Blank half-words are skipped, so 0xFFFF over programmed flash is no error. */
     memset(data, 0xFF, 64);
-    assert_int_equal(write_block(&l, FLASH, data, 64)->status, STUB_STATUS_OK);
+    assert_status(write_block(&l, FLASH, data, 64), STUB_STATUS_OK);
 
     /* A corrupted frame: NAK BAD_CRC, not run; sent again, it runs. */
     uint8_t p[8];
@@ -419,15 +424,15 @@ static void test_refusals_and_flash_errors(void **state)
     frame r;
     assert_true(recv_frame(&l, &r, 50));
     assert_int_equal(r.type, STUB_NAK);
-    assert_int_equal(r.status, STUB_STATUS_BAD_CRC);
-    assert_int_equal(command(&l, STUB_CMD_READ, p, sizeof p, 50)->status, STUB_STATUS_OK);
+    assert_status(&r, STUB_STATUS_BAD_CRC);
+    assert_status(command(&l, STUB_CMD_READ, p, sizeof p, 50), STUB_STATUS_OK);
     /* A frame sent again after it ran (its reply lost): DUPLICATE, not run again. */
     send_frame(&l, STUB_CMD_READ, (uint8_t)(l.seq - 1), p, sizeof p, false);
     assert_true(recv_frame(&l, &r, 50));
     assert_int_equal(r.type, STUB_NAK);
-    assert_int_equal(r.status, STUB_STATUS_DUPLICATE);
+    assert_status(&r, STUB_STATUS_DUPLICATE);
     /* Unknown command. */
-    assert_int_equal(command(&l, 0x3C, NULL, 0, 50)->status, STUB_STATUS_BAD_TYPE);
+    assert_status(command(&l, 0x3C, NULL, 0, 50), STUB_STATUS_BAD_TYPE);
     blsim_free(l.sim);
 }
 
@@ -447,20 +452,20 @@ static void test_write_protected_page_reports_wrprterr(void **state)
     link l;
     frame hello;
     start_stub(&l, sim, &hello);
-    assert_int_equal(declare(&l, FLASH, IMAGE)->status, STUB_STATUS_OK);
+    assert_status(declare(&l, FLASH, IMAGE), STUB_STATUS_OK);
     frame *f = erase(&l, FLASH + 4096, 1024);
-    assert_int_equal(f->status, STUB_STATUS_WRPRTERR);
+    assert_status(f, STUB_STATUS_WRPRTERR);
     assert_int_equal(f->v1, FLASH + 4096);
     uint8_t data[64];
     memset(data, 0x11, sizeof data);
     f = write_block(&l, FLASH + 4096 + 64, data, sizeof data);
-    assert_int_equal(f->status, STUB_STATUS_WRPRTERR);
+    assert_status(f, STUB_STATUS_WRPRTERR);
     assert_int_equal(blsim_flash_const(sim)[4096 + 64], 0xFF);
     /* A mass erase with a page protected is refused as a whole. */
-    assert_int_equal(erase(&l, 0xFFFFFFFFu, 0)->status, STUB_STATUS_WRPRTERR);
+    assert_status(erase(&l, 0xFFFFFFFFu, 0), STUB_STATUS_WRPRTERR);
     /* The pages around it still work. */
-    assert_int_equal(erase(&l, FLASH, 1024)->status, STUB_STATUS_OK);
-    assert_int_equal(write_block(&l, FLASH, data, sizeof data)->status, STUB_STATUS_OK);
+    assert_status(erase(&l, FLASH, 1024), STUB_STATUS_OK);
+    assert_status(write_block(&l, FLASH, data, sizeof data), STUB_STATUS_OK);
     blsim_free(sim);
 }
 
@@ -480,7 +485,7 @@ static void test_rate_switch_falls_back_when_sync_fails(void **state)
     put32(p, 5000000);
     put32(p + 4, 115200);
     put32(p + 8, 50);
-    assert_int_equal(command(&l, STUB_CMD_BAUD, p, sizeof p, 50)->status, STUB_STATUS_BAD_RATE);
+    assert_status(command(&l, STUB_CMD_BAUD, p, sizeof p, 50), STUB_STATUS_BAD_RATE);
     ping(&l);
     /* And a proper switch afterwards works. */
     assert_true(switch_rate(&l, 1000000, 1000000, &f));
@@ -506,8 +511,8 @@ static void no_crystal(int32_t ppm)
     assert_true(rate > 2e6 * 0.98 && rate < 2e6 * 1.02);
     uint8_t image[8192];
     random_image(image, sizeof image, (unsigned)ppm);
-    assert_int_equal(declare(&l, FLASH, sizeof image)->status, STUB_STATUS_OK);
-    assert_int_equal(erase(&l, FLASH, sizeof image)->status, STUB_STATUS_OK);
+    assert_status(declare(&l, FLASH, sizeof image), STUB_STATUS_OK);
+    assert_status(erase(&l, FLASH, sizeof image), STUB_STATUS_OK);
     write_windowed(&l, FLASH, image, sizeof image);
     assert_int_equal(crc_of(&l, FLASH, sizeof image), crc32_ieee(0, image, sizeof image));
     assert_memory_equal(blsim_flash_const(l.sim), image, sizeof image);
