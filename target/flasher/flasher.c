@@ -104,7 +104,7 @@
 #define PLL_WAIT_MS     3u    /* DS5319 table 27: tLOCK 200 us max */
 #define PROGRAM_WAIT_MS 3u    /* DS5319 table 28: tPROG 70 us max */
 #define ERASE_WAIT_MS   100u  /* DS5319 table 28: tERASE/tME 40 ms max */
-#define TX_WAIT_MS      5u    /* one frame at 1200 baud is 9.2 ms: TXE within 10 */
+#define TX_WAIT_MS      12u   /* one frame at 1200 baud is 9.2 ms: TXE within that */
 #define FRAME_GAP_MS    20u   /* a frame with a longer silence inside is dropped */
 #define IDLE_RESET_MS   3000u /* no host traffic for this long: reset the chip */
 #define SNAP_PERCENT    3u    /* a ROM-measured rate this close to a standard one is it */
@@ -660,7 +660,8 @@ static void execute(stub *s, const slot *sl)
         body = d;
         body_len = len;
     } else if (type == STUB_CMD_BAUD) {
-        /* rate, the host's current rate (calibration), sync window ms */
+        /* rate, the rate the ROM's autobaud measured (calibration; 0: the
+         * snapped estimate), sync window ms */
         status = STUB_STATUS_BAD_LENGTH;
         if (len == 12u) {
             calibrate(s, n);

@@ -21,7 +21,7 @@
 
 /* Host -> stub. The reply is type | STUB_REPLY, same seq, payload[0] a status. */
 #define STUB_CMD_PING    0x01u /* anything: echoed after the status and counters */
-#define STUB_CMD_BAUD    0x02u /* u32 new rate, u32 host's current rate, u32 sync window ms */
+#define STUB_CMD_BAUD    0x02u /* u32 new rate, u32 rate of the ROM's autobaud, u32 sync window ms */
 #define STUB_CMD_DECLARE 0x03u /* u32 page size, then n x (u32 address, u32 length), n <= 8 */
 #define STUB_CMD_ERASE   0x04u /* u32 address, u32 length (pages); or 0xFFFFFFFF, 0: mass */
 #define STUB_CMD_WRITE   0x05u /* u32 address, then data (even, <= STUB_MAX_DATA bytes) */

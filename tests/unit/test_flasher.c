@@ -31,6 +31,8 @@ typedef struct link {
     blsim *sim;
     uint8_t seq;   /* of the next frame */
     uint32_t baud; /* the line's rate now */
+    /* The rate the ROM's autobaud measured: the stub calibrates from it. */
+    uint32_t rom_baud;
 } link;
 
 typedef struct frame {
@@ -159,6 +161,7 @@ static void start_stub(link *l, blsim *sim, frame *hello)
     l->sim = sim;
     l->seq = 0;
     l->baud = 115200;
+    l->rom_baud = 115200;
     assert_int_equal(host_sync(sim), ACK);
     const stub_program *p = &stub_program_f1;
     uint8_t code[4096] = {0};
@@ -189,7 +192,7 @@ static bool switch_rate(link *l, uint32_t rate, uint32_t host_rate, frame *reply
 {
     uint8_t p[12];
     put32(p, rate);
-    put32(p + 4, l->baud);
+    put32(p + 4, l->rom_baud);
     put32(p + 8, 50); /* sync window, ms */
     *reply = *command(l, STUB_CMD_BAUD, p, sizeof p, 100);
     assert_status(reply, STUB_STATUS_OK);
@@ -487,8 +490,11 @@ static void test_rate_switch_falls_back_when_sync_fails(void **state)
     put32(p + 8, 50);
     assert_status(command(&l, STUB_CMD_BAUD, p, sizeof p, 50), STUB_STATUS_BAD_RATE);
     ping(&l);
-    /* And a proper switch afterwards works. */
+    /* And a proper switch afterwards works, and a second one from there. */
     assert_true(switch_rate(&l, 1000000, 1000000, &f));
+    ping(&l);
+    assert_true(switch_rate(&l, 2000000, 2000000, &f));
+    assert_int_equal(f.v2, 36u);
     ping(&l);
     blsim_free(l.sim);
 }
