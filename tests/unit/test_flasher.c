@@ -317,7 +317,9 @@ static void test_flash_64k_at_2mbaud_and_start(void **state)
     (void)state;
     link l;
     frame hello, f;
-    start_stub(&l, target(false, 0), &hello);
+    blsim *sim = target(false, 0);
+    uint64_t t_sync = blsim_now_ns(sim);
+    start_stub(&l, sim, &hello);
     assert_int_equal(hello.v2 & 0xFFu, STUB_CLOCK_HSE_PLL);
     assert_int_equal(hello.len, 9 + 24);
     assert_int_equal(get32(hello.payload + 9), 72000000u);            /* PCLK2 */
@@ -327,6 +329,8 @@ static void test_flash_64k_at_2mbaud_and_start(void **state)
 
     assert_true(switch_rate(&l, 2000000, 2000000, &f));
     assert_int_equal(f.v2, 36u); /* 72 MHz / 2 Mbaud */
+    printf("stub flasher: sync, load, Go, hello and rate switch: %.3f s virtual\n",
+           (double)(blsim_now_ns(l.sim) - t_sync) / 1e9);
     uint8_t *image = malloc(IMAGE);
     assert_non_null(image);
     random_image(image, IMAGE, 13);
