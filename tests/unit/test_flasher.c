@@ -542,6 +542,71 @@ static void test_no_crystal_hsi_slow(void **state)
     no_crystal(-10000);
 }
 
+/* A frame beyond the window, sent while four are still buffered, is
+ * dropped unanswered and counted; sent again (go-back), it runs. */
+static void test_frame_beyond_the_window_is_dropped(void **state)
+{
+    (void)state;
+    link l;
+    frame hello, f;
+    start_stub(&l, target(false, 0), &hello);
+    assert_true(switch_rate(&l, 2000000, 2000000, &f));
+    assert_status(declare(&l, FLASH, 8192), STUB_STATUS_OK);
+    assert_status(erase(&l, FLASH, 8192), STUB_STATUS_OK);
+    uint8_t image[6 * BLOCK];
+    random_image(image, sizeof image, 5);
+    uint8_t p[STUB_MAX_PAYLOAD];
+    uint8_t base = l.seq;
+    /* Six frames at once: a block programs in 13 ms, a frame takes 2.9 ms
+     * on the wire, so the fifth and sixth find all four buffers taken. */
+    for (uint32_t i = 0; i < 6; i++) {
+        put32(p, FLASH + i * BLOCK);
+        memcpy(p + 4, image + i * BLOCK, BLOCK);
+        send_frame(&l, STUB_CMD_WRITE, (uint8_t)(base + i), p, 4 + BLOCK, false);
+    }
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_true(recv_frame(&l, &f, 100));
+        assert_int_equal(f.seq, (uint8_t)(base + i));
+        assert_status(&f, STUB_STATUS_OK);
+    }
+    assert_false(recv_frame(&l, &f, 50)); /* nothing for the dropped ones */
+    l.seq = (uint8_t)(base + 4);
+    assert_int_equal(ping(&l)->v2 >> 16, 2u);
+    /* Go back to the first unanswered frame. */
+    for (uint32_t i = 4; i < 6; i++) {
+        assert_status(write_block(&l, FLASH + i * BLOCK, image + i * BLOCK, BLOCK), STUB_STATUS_OK);
+    }
+    assert_memory_equal(blsim_flash_const(l.sim), image, sizeof image);
+    blsim_free(l.sim);
+}
+
+/* With the crystal, PCLK2 is exact but the hello's rate comes from the
+ * ROM's BRR, measured on the HSI: snapped to the standard rate it is
+ * exact too, with the HSI 2 % off either way. */
+static void crystal_hsi_off(int32_t ppm)
+{
+    link l;
+    frame hello;
+    start_stub(&l, target(false, ppm), &hello);
+    assert_int_equal(hello.v2 & 0xFFu, STUB_CLOCK_HSE_PLL);
+    assert_int_equal(get32(hello.payload + 9), 72000000u);
+    assert_int_equal(get32(hello.payload + 9 + 8), 115200u);
+    ping(&l);
+    blsim_free(l.sim);
+}
+
+static void test_crystal_hsi_2_percent_fast(void **state)
+{
+    (void)state;
+    crystal_hsi_off(20000);
+}
+
+static void test_crystal_hsi_2_percent_slow(void **state)
+{
+    (void)state;
+    crystal_hsi_off(-20000);
+}
+
 /* No host traffic for the idle time: the stub resets the chip. */
 static void test_idle_host_resets_the_chip(void **state)
 {
@@ -571,6 +636,9 @@ int main(void)
         cmocka_unit_test(test_rate_switch_falls_back_when_sync_fails),
         cmocka_unit_test(test_no_crystal_hsi_fast),
         cmocka_unit_test(test_no_crystal_hsi_slow),
+        cmocka_unit_test(test_frame_beyond_the_window_is_dropped),
+        cmocka_unit_test(test_crystal_hsi_2_percent_fast),
+        cmocka_unit_test(test_crystal_hsi_2_percent_slow),
         cmocka_unit_test(test_idle_host_resets_the_chip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
