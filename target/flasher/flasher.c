@@ -10,7 +10,7 @@
  * context on the stack the host gives it), relies on nothing the ROM leaves
  * but RAM and, for the rate calibration only, USART1's BRR. Every wait is
  * bounded. The CPU runs from RAM, so it keeps serving the USART while the
- * flash controller is busy (PM0075 2.3.3: only flash accesses stall).
+ * flash controller is busy (PM0075 2.3: only flash accesses stall).
  */
 #include "stub_protocol.h"
 
@@ -337,7 +337,7 @@ static void send_frame(stub *s, uint32_t type, uint32_t seq, uint32_t status,
 }
 
 /* A little-endian word at any alignment: one LDR, the Cortex-M3 takes
- * unaligned word accesses (PM0056 2.2.5). */
+ * unaligned word accesses (PM0056 3.3.5). */
 static uint32_t get32(const uint8_t *p)
 {
     uint32_t v;
@@ -522,7 +522,7 @@ static uint32_t fpec_unlock(void)
     return (REG(FLASH_CR) & FCR_LOCK) == 0;
 }
 
-/* Page erase (PM0075 2.3.4) or mass erase (2.3.5). */
+/* Page erase or mass erase (PM0075 2.3.4). */
 static uint32_t fpec_erase(stub *s, uint32_t address, uint32_t mass)
 {
     uint32_t op = mass ? FCR_MER : FCR_PER;
