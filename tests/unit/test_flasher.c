@@ -141,9 +141,10 @@ static void log_line(void *ctx, const char *line)
     fprintf(stderr, "  model: %s\n", line);
 }
 
-static blsim *target(bool no_crystal, int32_t hsi_ppm)
+static blsim *target_in(bool no_crystal, int32_t hsi_ppm, blsim_go_state go)
 {
     blsim_config cfg = {0};
+    cfg.go_state = go;
     cfg.device = blsim_device_find("f103md");
     cfg.boot0 = true;
     cfg.no_crystal = no_crystal;
@@ -153,6 +154,11 @@ static blsim *target(bool no_crystal, int32_t hsi_ppm)
     assert_non_null(sim);
     blsim_idle(sim, 5000);
     return sim;
+}
+
+static blsim *target(bool no_crystal, int32_t hsi_ppm)
+{
+    return target_in(no_crystal, hsi_ppm, BLSIM_GO_DEVICE);
 }
 
 /* Write Memory + Go, as the ROM takes them; returns the hello. */
@@ -607,6 +613,23 @@ static void test_crystal_hsi_2_percent_slow(void **state)
     crystal_hsi_off(-20000);
 }
 
+/* A ROM that puts every peripheral back to its reset value before the
+ * jump (AN3155 allows it): BRR reads 0, the stub sets up the clocks, pins
+ * and USART itself and takes 115200 on the crystal's exact clock. */
+static void test_rom_leaving_reset_values(void **state)
+{
+    (void)state;
+    link l;
+    frame hello, f;
+    start_stub(&l, target_in(false, 0, BLSIM_GO_RESET_VALUES), &hello);
+    assert_int_equal(hello.v2 & 0xFFu, STUB_CLOCK_HSE_PLL);
+    assert_int_equal(get32(hello.payload + 9 + 4), 0u); /* no BRR_rom */
+    assert_int_equal(get32(hello.payload + 9 + 8), 115200u);
+    assert_true(switch_rate(&l, 2000000, 2000000, &f));
+    ping(&l);
+    blsim_free(l.sim);
+}
+
 /* No host traffic for the idle time: the stub resets the chip. */
 static void test_idle_host_resets_the_chip(void **state)
 {
@@ -639,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_frame_beyond_the_window_is_dropped),
         cmocka_unit_test(test_crystal_hsi_2_percent_fast),
         cmocka_unit_test(test_crystal_hsi_2_percent_slow),
+        cmocka_unit_test(test_rom_leaving_reset_values),
         cmocka_unit_test(test_idle_host_resets_the_chip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
