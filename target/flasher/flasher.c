@@ -453,8 +453,11 @@ static void clock_restore(stub *s)
 static void calibrate(stub *s, uint32_t host_baud)
 {
     uint32_t b0 = host_baud;
-    if (b0 == 0 && BRR_ROM(s) != 0) {
-        b0 = 24000000u / BRR_ROM(s); /* the HSI taken as nominal, then snapped */
+    uint32_t est = BRR_ROM(s) != 0 ? 24000000u / BRR_ROM(s) : 0u; /* the HSI as nominal */
+    /* A rate from the host more than 1/16 away from what the ROM measured
+     * is not the autobaud's (and would overflow below): not used. */
+    if (est != 0 && (b0 > est + est / 16u || b0 < est - est / 16u)) {
+        b0 = est; /* then snapped to a standard rate */
         for (uint32_t base = 1200u; base <= 1800u; base += 600u) {
             for (uint32_t r = base; r <= 230400u; r *= 2u) {
                 uint32_t off = r > b0 ? r - b0 : b0 - r;
