@@ -53,7 +53,7 @@ mcu_only='^(firmware|target|tests/mcu-programs)/'
 host_files=$(printf '%s\n' "${files[@]}" | grep -Ev "$mcu_only" || true)
 group host "$host_files" -D_GNU_SOURCE \
     -I lib/include -I sim/bootloader/include -I sim/eeprom/include -I sim/mcu/include -I sim/bench/include -I ports/pc \
-    -I tools/imagefile -I tools/stm32isp -I tests/support -I tests/mcu-programs \
+    -I tools/imagefile -I tools/stm32isp -I tests/support -I tests/mcu-programs -I target/flasher \
     -I firmware/app -I firmware/core
 
 # The library with the firmware's settings (no part names; firmware/CMakeLists.txt).
@@ -72,10 +72,10 @@ for dir in firmware/boards/*/; do
         -I "firmware/boards/$board" -I firmware/app -I firmware/core -I lib/include
 done
 
-# The RAM CRC program and the virtual MCU's test programs: every #ifdef
+# The RAM CRC program, the stub flasher and the virtual MCU's test programs: every #ifdef
 # variant the builds use is checked (no -D, so cppcheck tries them all).
 group mcu-programs "$(printf '%s\n' "${files[@]}" | grep -E '^(target|tests/mcu-programs)/' || true)" \
-    "${mcu[@]}" -I lib/include -I tests/mcu-programs
+    "${mcu[@]}" -I lib/include -I tests/mcu-programs -I target/flasher
 
 for f in "${files[@]}"; do
     if [[ -z ${checked[$f]:-} ]]; then

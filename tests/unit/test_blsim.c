@@ -81,6 +81,28 @@ static void test_sync_acks_and_enters_command_mode(void **state)
     blsim_free(sim);
 }
 
+/* blsim_set_host_baud(): the line runs at the new rate both ways from then
+ * on (the stub flasher's rate switch needs the host side to follow). */
+static void test_set_host_baud_changes_the_byte_time(void **state)
+{
+    (void)state;
+    blsim *sim = host_target("f103md", NULL, NULL);
+    assert_int_equal(blsim_byte_time_ns(sim), 95486u); /* 11 bits at 115200 */
+    assert_int_equal(host_sync(sim), ACK);
+    blsim_set_host_baud(sim, 2000000);
+    assert_int_equal(blsim_byte_time_ns(sim), 5500u);
+    blsim_set_host_baud(sim, 0); /* ignored */
+    assert_int_equal(blsim_byte_time_ns(sim), 5500u);
+    uint64_t t0 = blsim_now_ns(sim);
+    /* Get Version: 2 bytes out, ACK, version, 2 option bytes, ACK back. */
+    assert_int_equal(host_command(sim, 0x01), ACK);
+    uint8_t rest[4];
+    assert_int_equal(host_recv(sim, rest, sizeof rest, 10), sizeof rest);
+    assert_int_equal(rest[3], ACK);
+    assert_int_equal(blsim_now_ns(sim) - t0, 7u * 5500u);
+    blsim_free(sim);
+}
+
 static void test_wrong_first_byte_leaves_target_deaf_until_reset(void **state)
 {
     (void)state;
@@ -1411,6 +1433,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_devices_and_config),
         cmocka_unit_test(test_sync_acks_and_enters_command_mode),
+        cmocka_unit_test(test_set_host_baud_changes_the_byte_time),
         cmocka_unit_test(test_wrong_first_byte_leaves_target_deaf_until_reset),
         cmocka_unit_test(test_bytes_during_boot_are_lost),
         cmocka_unit_test(test_spare_sync_after_sync_gets_nack),

@@ -1725,6 +1725,13 @@ uint32_t blsim_byte_time_ns(const blsim *sim)
     return sim->byte_ns;
 }
 
+void blsim_set_host_baud(blsim *sim, uint32_t baud)
+{
+    if (baud != 0) {
+        sim->byte_ns = (uint32_t)((11ull * 1000000000ull + baud / 2) / baud);
+    }
+}
+
 blsim_state blsim_get_state(const blsim *sim)
 {
     return sim->state;

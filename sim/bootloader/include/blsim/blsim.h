@@ -211,6 +211,13 @@ void blsim_idle(blsim *sim, uint64_t us);
 uint64_t blsim_now_ns(const blsim *sim);
 uint32_t blsim_byte_time_ns(const blsim *sim);
 
+/* Changes the host's rate from now on (8E1 frames of 11 bits): what a
+ * program in RAM that switches its USART's rate needs the host to follow
+ * (the stub flasher, docs/spec/stub.md). Bytes already queued for the host
+ * keep the time they were given. 0 is ignored. The ROM model's own timing
+ * uses the new byte time too. */
+void blsim_set_host_baud(blsim *sim, uint32_t baud);
+
 /*
  * For a board model whose host side runs on its own clock (the virtual
  * bench: a master MCU on the other end of the wires). blsim_advance_to()
