@@ -649,8 +649,19 @@ static void test_idle_host_resets_the_chip(void **state)
     blsim_free(l.sim);
 }
 
-int main(void)
+/* "--only PATTERN" runs the tests whose names match (a cmocka glob),
+ * "--skip PATTERN" the others: ctest runs the long 64 KiB cases apart,
+ * side by side with the rest. */
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--only") == 0) {
+        cmocka_set_test_filter(argv[2]);
+    } else if (argc == 3 && strcmp(argv[1], "--skip") == 0) {
+        cmocka_set_skip_filter(argv[2]);
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: test_flasher [--only PATTERN | --skip PATTERN]\n");
+        return 2;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flash_64k_at_2mbaud_and_start),
         cmocka_unit_test(test_flash_64k_at_115200),
