@@ -7,8 +7,30 @@ address in the code and fails the build. Word 0, the stack pointer, must be
 0: the host writes it. The result is a C array of the bytes.
 """
 import os
+import re
 import struct
 import sys
+
+
+def protocol_constant(header_text, name):
+    """The value of `#define NAME value` in a protocol header."""
+    m = re.search(r"#define\s+%s\s+(0x[0-9A-Fa-f]+|\d+)u?\b" % name, header_text)
+    if m is None:
+        sys.exit("make_blob: %s not found in the protocol header" % name)
+    return int(m.group(1), 0)
+
+
+def check_signature(blob, header_path, signature_name, version_name):
+    """Words 2 and 3 of a program are its signature and protocol version:
+    they must be the header's, which the host side is built from."""
+    header_text = open(header_path).read()
+    signature, version = struct.unpack_from("<2I", blob, 8)
+    name = os.path.basename(header_path)
+    if signature != protocol_constant(header_text, signature_name):
+        sys.exit("make_blob: signature word differs from %s" % name)
+    if version != protocol_constant(header_text, version_name):
+        sys.exit("make_blob: version word differs from %s" % name)
+    return header_text
 
 
 def load_position_independent(bin0_path, bin1_path, base, min_size, max_size):

@@ -12,8 +12,6 @@ gcc's -fstack-usage, every frame added up: a bound on its deepest call
 chain) are checked against stm32isp/ramcrc_protocol.h too.
 """
 import os
-import re
-import struct
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -23,28 +21,16 @@ import blob as shared  # noqa: E402  (target/blob.py)
 MAX_SIZE = 1024  # bytes; the program is loaded with Write Memory on every run
 
 
-def protocol_constant(header_text, name):
-    m = re.search(r"#define\s+%s\s+(0x[0-9A-Fa-f]+|\d+)u?\b" % name, header_text)
-    if m is None:
-        sys.exit("make_blob: %s not found in the protocol header" % name)
-    return int(m.group(1), 0)
-
-
 def main():
     if len(sys.argv) != 7:
         sys.exit("usage: make_blob.py BIN_AT_0 BIN_AT_BASE BASE STACK_USAGE_FILE HEADER OUT_C")
     bin0_path, bin1_path, base_text, su_path, header_path, out_path = sys.argv[1:]
-    header_text = open(header_path).read()
     blob, entry = shared.load_position_independent(bin0_path, bin1_path, int(base_text, 0), 16,
                                                    MAX_SIZE)
-    signature, version = struct.unpack_from("<2I", blob, 8)
-    if signature != protocol_constant(header_text, "STM32ISP_RAMCRC_SIGNATURE"):
-        sys.exit("make_blob: signature word differs from ramcrc_protocol.h")
-    if version != protocol_constant(header_text, "STM32ISP_RAMCRC_VERSION"):
-        sys.exit("make_blob: version word differs from ramcrc_protocol.h")
+    header_text = shared.check_signature(blob, header_path, "STM32ISP_RAMCRC_SIGNATURE", "STM32ISP_RAMCRC_VERSION")
 
     stack = shared.stack_bytes(su_path)
-    budget = protocol_constant(header_text, "STM32ISP_RAMCRC_STACK_SIZE")
+    budget = shared.protocol_constant(header_text, "STM32ISP_RAMCRC_STACK_SIZE")
     if stack > budget:
         sys.exit("make_blob: the program may use %d bytes of stack, over the %d reserved"
                  % (stack, budget))

@@ -11,8 +11,6 @@ the code must fit the free RAM of every F1 part, where the host loads the
 code at the free RAM's start and points the stack at the RAM's end.
 """
 import os
-import re
-import struct
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -35,25 +33,13 @@ F1_PARTS = {
 }
 
 
-def protocol_constant(header_text, name):
-    m = re.search(r"#define\s+%s\s+(0x[0-9A-Fa-f]+|\d+)u?\b" % name, header_text)
-    if m is None:
-        sys.exit("make_blob: %s not found in the protocol header" % name)
-    return int(m.group(1), 0)
-
-
 def main():
     if len(sys.argv) != 7:
         sys.exit("usage: make_blob.py BIN_AT_0 BIN_AT_BASE BASE STACK_USAGE_FILE HEADER OUT_C")
     bin0_path, bin1_path, base_text, su_path, header_path, out_path = sys.argv[1:]
-    header_text = open(header_path).read()
     blob, entry = shared.load_position_independent(bin0_path, bin1_path, int(base_text, 0), 16,
                                                    MAX_SIZE)
-    signature, version = struct.unpack_from("<2I", blob, 8)
-    if signature != protocol_constant(header_text, "STUB_SIGNATURE"):
-        sys.exit("make_blob: signature word differs from stub_protocol.h")
-    if version != protocol_constant(header_text, "STUB_VERSION"):
-        sys.exit("make_blob: version word differs from stub_protocol.h")
+    header_text = shared.check_signature(blob, header_path, "STUB_SIGNATURE", "STUB_VERSION")
 
     stack = shared.stack_bytes(su_path)
     margins = []
