@@ -173,22 +173,10 @@ static void target_nrst_rises(bench *b)
 /* ------------------------------------------------------------------------- */
 /* Pins                                                                       */
 
-/* True when the master's own driver lets the open-drain line go (the
- * board's drive on the pin is set back by the caller). */
-static bool master_releases(bench *b, unsigned port, unsigned pin, vmcu_drive board)
-{
-    vmcu_pin_drive(b->mcu, port, pin, VMCU_DRIVE_PULL_UP);
-    bool released = vmcu_pin_level(b->mcu, port, pin);
-    vmcu_pin_drive(b->mcu, port, pin, board);
-    return released;
-}
-
 static void i2c_changed(bench *b, uint64_t at_ns)
 {
-    vmcu_drive sda_now = eesim_bus_sda_pulled_low(b->bus) ? VMCU_DRIVE_LOW : VMCU_DRIVE_PULL_UP;
-    bool scl = master_releases(b, PIN_SCL, VMCU_DRIVE_PULL_UP);
-    bool sda = master_releases(b, PIN_SDA, sda_now);
-    eesim_bus_master(b->bus, scl, sda, at_ns);
+    eesim_bus_master(b->bus, !vmcu_pin_pulled_low_by_mcu(b->mcu, PIN_SCL),
+                     !vmcu_pin_pulled_low_by_mcu(b->mcu, PIN_SDA), at_ns);
     vmcu_pin_drive(b->mcu, PIN_SDA,
                    eesim_bus_sda_pulled_low(b->bus) ? VMCU_DRIVE_LOW : VMCU_DRIVE_PULL_UP);
 }
@@ -629,14 +617,13 @@ void bench_led_clear(bench *b)
     b->led_changed_ns = vmcu_now_ns(b->mcu);
 }
 
-const bench_stats *bench_get_stats(const bench *b)
+const bench_stats *bench_get_stats(bench *b)
 {
-    bench *w = (bench *)b;
     const eesim_bus_stats *s = eesim_bus_get_stats(b->bus);
-    w->stats.i2c_violations = s->violations;
-    snprintf(w->stats.i2c_first_violation, sizeof w->stats.i2c_first_violation, "%s",
+    b->stats.i2c_violations = s->violations;
+    snprintf(b->stats.i2c_first_violation, sizeof b->stats.i2c_first_violation, "%s",
              s->first_violation);
-    w->stats.i2c_bytes = s->bytes_to_part + s->bytes_from_part;
+    b->stats.i2c_bytes = s->bytes_to_part + s->bytes_from_part;
     return &b->stats;
 }
 

@@ -114,6 +114,11 @@ bool vmcu_pin_driven_by_mcu(const vmcu *m, unsigned port, unsigned pin)
     return port < VMCU_PORTS && pin <= 15u && (gpio_mode(m, port, pin) & 3u) != MODE_INPUT;
 }
 
+bool vmcu_pin_pulled_low_by_mcu(const vmcu *m, unsigned port, unsigned pin)
+{
+    return port < VMCU_PORTS && pin <= 15u && mcu_drive(m, port, pin) == DRIVE_STRONG_LOW;
+}
+
 static void check_contention(vmcu *m, unsigned port, unsigned pin)
 {
     level_drive a = mcu_drive(m, port, pin), b = board_drive(m, port, pin);

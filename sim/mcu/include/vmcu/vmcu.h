@@ -271,6 +271,10 @@ void vmcu_pin_drive(vmcu *m, unsigned port, unsigned pin, vmcu_drive drive);
 bool vmcu_pin_level(const vmcu *m, unsigned port, unsigned pin);
 /* True when the MCU drives the pin (output or alternate function mode). */
 bool vmcu_pin_driven_by_mcu(const vmcu *m, unsigned port, unsigned pin);
+/* True when the MCU itself pulls the pin low (push-pull or open drain
+ * output at 0): what an open-drain bus's other devices see of it, whatever
+ * the board does. */
+bool vmcu_pin_pulled_low_by_mcu(const vmcu *m, unsigned port, unsigned pin);
 
 /*
  * A frame arrives on a pin: the USART whose RX is mapped there (AFIO_MAPR)
