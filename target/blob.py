@@ -79,6 +79,13 @@ def c_array(blob):
     return lines + ["};"]
 
 
+def program_definition(c_type, name, stack=None):
+    """The C definition of a program's descriptor: its code array (from
+    c_array()), its size and, for a program with a stack, its depth."""
+    return ["", "const %s %s = {" % (c_type, name), "    .code = code,", "    .size = sizeof code,"] + \
+        (["    .stack_bytes = %d," % stack] if stack is not None else []) + ["};", ""]
+
+
 def write_atomic(path, lines):
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(lines))

@@ -40,15 +40,8 @@ def main():
         '#include "stm32isp/ramcrc.h"',
         "",
         "/* %d bytes, entry at +0x%x, at most %d bytes of stack. */" % (len(blob), entry & ~1, stack),
-    ] + shared.c_array(blob) + [
-        "",
-        "const stm32isp_ramcrc_program stm32isp_ramcrc_program_m3 = {",
-        "    .code = code,",
-        "    .size = sizeof code,",
-        "    .stack_bytes = %d," % stack,
-        "};",
-        "",
-    ]
+    ] + shared.c_array(blob) + shared.program_definition(
+        "stm32isp_ramcrc_program", "stm32isp_ramcrc_program_m3", stack)
     shared.write_atomic(out_path, lines)
 
 

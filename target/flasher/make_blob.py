@@ -57,15 +57,7 @@ def main():
         "",
         "/* %d bytes, entry at +0x%x, at most %d bytes of stack; %d bytes to spare on the %s. */"
         % (len(blob), entry & ~1, stack, margin, part),
-    ] + shared.c_array(blob) + [
-        "",
-        "const stub_program stub_program_f1 = {",
-        "    .code = code,",
-        "    .size = sizeof code,",
-        "    .stack_bytes = %d," % stack,
-        "};",
-        "",
-    ]
+    ] + shared.c_array(blob) + shared.program_definition("stub_program", "stub_program_f1", stack)
     shared.write_atomic(out_path, lines)
 
 

@@ -33,14 +33,8 @@ def main():
         '#include "stm32isp/reset.h"',
         "",
         "/* %d bytes, entry at +0x%x. */" % (len(blob), entry & ~1),
-    ] + shared.c_array(blob) + [
-        "",
-        "const stm32isp_sysreset_program stm32isp_sysreset_program_cm = {",
-        "    .code = code,",
-        "    .size = sizeof code,",
-        "};",
-        "",
-    ]
+    ] + shared.c_array(blob) + shared.program_definition(
+        "stm32isp_sysreset_program", "stm32isp_sysreset_program_cm")
     shared.write_atomic(out_path, lines)
 
 
